@@ -56,6 +56,14 @@
  */
 #define GUESTMEM_BUCKET_SHIFT 20u
 #define GUESTMEM_MAX_BUCKETS 1024u
+/*
+ * GUEST_MAP_WHOLE spans (vrings) get exact mappings of their own: at most
+ * three per queue (descriptors, avail, used) for every queue of every disk,
+ * each at most GUESTMEM_WHOLE_MAX_PAGES pages (a 256-entry legacy ring with
+ * a large QueueAlign still fits).
+ */
+#define GUESTMEM_WHOLE_MAX_SPANS (3u * VIRTIO_MAX_QUEUES * DISKS_PER_GUEST_MAX)
+#define GUESTMEM_WHOLE_MAX_PAGES 64u
 
 /* Guest-triggered log lines: at most BURST per INTERVAL seconds per device. */
 #define GUEST_LOG_BURST 10u

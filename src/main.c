@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * xen-virtio-blkd: serves files and block devices to Xen guests as
+ * virtio-mmio block devices, over Xen IOREQ servers.
+ *
+ * Trust model. The guest is untrusted: every register access, ring index,
+ * descriptor and request header it supplies is validated before use, and
+ * every number it controls is bounded (include/guest_limits.h). A guest may
+ * break its own disk (its device is then marked broken until it resets it)
+ * but never the daemon, dom0, or another guest's disks. The daemon trusts
+ * its command line and dom0's configuration: whoever can start it can
+ * already map any guest's memory.
+ *
+ * This file owns the process: startup order, detaching, signals, teardown.
+ * Exit status: 0 clean stop, 1 runtime error, 2 usage error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "compiler.h"
+#include "guest.h"
+#include "log.h"
+#include "loop.h"
+#include "signals.h"
+#include "xen/xen_handles.h"
+
+#define PROGRAM "xen-virtio-blkd"
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+struct daemon {
+	struct cli_options opts;
+	char name[16]; /* "dom5": prefix of daemon-wide lines about the guest */
+	enum log_level level;
+	bool detached; /* a detached child still reporting to its parent */
+	struct loop *loop;
+	struct signals sig;
+	struct xen_handles xh;
+	struct guest *guest;
+};
+
+static void on_signal(struct signals *sig, int signo)
+{
+	struct daemon *d = container_of(sig, struct daemon, sig);
+
+	switch (signo) {
+	case SIGTERM:
+	case SIGINT:
+		log_info(d->name, "stopping (SIG%s)", sigabbrev_np(signo));
+		loop_stop(d->loop);
+		break;
+	case SIGHUP:
+		/* Everything comes from the command line: nothing to re-read. */
+		log_info(d->name, "SIGHUP: nothing to reload");
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * Detaching. The fork happens before any Xen handle or io_uring ring
+ * exists: libxenforeignmemory's handles must not be used by a forked child,
+ * and rings do not survive fork either. So the child does all the setup,
+ * and its stderr is a pipe to the waiting parent until it is ready: every
+ * startup message reaches the user, and the parent exits 0 only once the
+ * child is serving (it writes one NUL byte then), else with its status.
+ */
+static void write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/* In the parent: relay the child's startup messages; its exit status. */
+static int detach_wait(int fd, pid_t pid)
+{
+	char buf[4096];
+	int st;
+
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		char *ready;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		ready = memchr(buf, '\0', (size_t)n);
+		write_all(STDERR_FILENO, buf, ready ? (size_t)(ready - buf) : (size_t)n);
+		if (ready)
+			return EXIT_OK;
+	}
+	/* The pipe closed without the ready byte: the child failed. */
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR) {
+			fprintf(stderr, PROGRAM ": cannot wait for the daemon: %s\n",
+				strerror(errno));
+			return EXIT_RUNTIME;
+		}
+	}
+	if (WIFEXITED(st) && WEXITSTATUS(st) != EXIT_OK)
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		fprintf(stderr, PROGRAM ": daemon killed by SIG%s during startup\n",
+			sigabbrev_np(WTERMSIG(st)));
+	else
+		fprintf(stderr, PROGRAM ": daemon exited during startup\n");
+	return EXIT_RUNTIME;
+}
+
+/*
+ * Fork. Returns 1 in the parent with *status set (the parent only exits),
+ * 0 in the child (stdio redirected, new session), or -errno (logged).
+ */
+static int detach_begin(int *status)
+{
+	int pipefd[2], null_fd, rc;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		rc = -errno;
+		log_err(NULL, "cannot create pipe: %s", strerror(-rc));
+		return rc;
+	}
+	pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		log_err(NULL, "cannot fork: %s", strerror(-rc));
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return rc;
+	}
+	if (pid > 0) {
+		close(pipefd[1]);
+		*status = detach_wait(pipefd[0], pid);
+		close(pipefd[0]);
+		return 1;
+	}
+
+	close(pipefd[0]);
+	/* Cannot fail: a fresh child is never a process group leader. */
+	setsid();
+	/* stderr first: pipefd[1] may itself be 0 or 1 if stdio was closed. */
+	if (pipefd[1] != STDERR_FILENO) {
+		dup2(pipefd[1], STDERR_FILENO);
+		if (pipefd[1] > STDERR_FILENO)
+			close(pipefd[1]);
+	}
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd >= 0) {
+		dup2(null_fd, STDIN_FILENO);
+		dup2(null_fd, STDOUT_FILENO);
+		if (null_fd > STDERR_FILENO)
+			close(null_fd);
+	}
+	return 0;
+}
+
+/* In the child, once serving: release the parent, log to syslog from now on. */
+static void detach_finish(struct daemon *d)
+{
+	int null_fd;
+
+	write_all(STDERR_FILENO, "", 1);
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd >= 0) {
+		dup2(null_fd, STDERR_FILENO);
+		if (null_fd > STDERR_FILENO)
+			close(null_fd);
+	}
+	log_setup(LOG_TO_SYSLOG, d->level);
+	/* Images are open: relative paths no longer matter; don't pin a mount. */
+	if (chdir("/") < 0)
+		log_warn(d->name, "cannot chdir to /: %s", strerror(errno));
+	d->detached = false;
+}
+
+/* NULL-tolerant, in reverse order of setup: the error path and the normal one. */
+static void daemon_teardown(struct daemon *d)
+{
+	guest_destroy(d->guest);
+	d->guest = NULL;
+	xen_handles_close(&d->xh);
+	signals_close(&d->sig);
+	loop_destroy(d->loop);
+	d->loop = NULL;
+}
+
+static int daemon_run(struct daemon *d)
+{
+	int rc;
+
+	rc = loop_create(&d->loop);
+	if (rc < 0) {
+		log_err(NULL, "cannot create the event loop: %s", strerror(-rc));
+		goto err;
+	}
+	/* Before anything that takes time: a SIGTERM now waits for the loop. */
+	rc = signals_open(&d->sig, d->loop, on_signal);
+	if (rc < 0)
+		goto err;
+	/* Images first: a wrong path is reported even where Xen is absent. */
+	rc = guest_open(d->opts.domid, d->opts.disks, d->opts.n_disks, &d->guest);
+	if (rc < 0)
+		goto err;
+	rc = xen_handles_open(&d->xh);
+	if (rc < 0)
+		goto err;
+	rc = guest_start(d->guest, &d->xh, d->loop);
+	if (rc < 0)
+		goto err;
+	if (d->detached)
+		detach_finish(d);
+
+	rc = loop_run(d->loop);
+	if (rc < 0)
+		log_err(d->name, "event loop failed: %s", strerror(-rc));
+	daemon_teardown(d);
+	if (rc < 0)
+		return EXIT_RUNTIME;
+	log_info(d->name, "stopped");
+	return EXIT_OK;
+
+err:
+	daemon_teardown(d);
+	return EXIT_RUNTIME;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = { .sig = SIGNALS_INIT };
+	char msg[512];
+	int status = EXIT_OK;
+
+	if (cli_parse(argc, argv, &d.opts, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, PROGRAM ": %s\nTry '" PROGRAM " --help'.\n", msg);
+		return EXIT_USAGE;
+	}
+	if (d.opts.action == CLI_HELP) {
+		cli_print_help(stdout);
+		return EXIT_OK;
+	}
+	if (d.opts.action == CLI_VERSION) {
+		cli_print_version(stdout);
+		return EXIT_OK;
+	}
+
+	snprintf(d.name, sizeof(d.name), "dom%u", d.opts.domid);
+	d.level = d.opts.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO;
+	/* stderr until ready, even when detaching: the parent relays it. */
+	log_setup(LOG_TO_STDERR, d.level);
+
+	if (!d.opts.foreground) {
+		int rc = detach_begin(&status);
+
+		if (rc < 0) {
+			status = EXIT_RUNTIME;
+			goto out;
+		}
+		if (rc > 0)
+			goto out;
+		d.detached = true;
+	}
+	status = daemon_run(&d);
+out:
+	cli_free(&d.opts);
+	return status;
+}

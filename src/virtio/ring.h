@@ -30,6 +30,7 @@ struct virtq {
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 	bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool indirect;  /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	bool ready;     /* QueueReady = 1 (modern) / QueuePFN != 0 (legacy) */
 
 	/* Owned by the engine. */
 	bool started;
@@ -51,6 +52,13 @@ struct virtq_chain {
 	uint16_t n_in;  /* iov[n_out .. n_out + n_in) device-writable */
 	uint16_t n_tokens;
 	uint64_t out_bytes, in_bytes;
+	/*
+	 * Request error, not ring corruption: the buffers needed more than
+	 * REQ_MAX_IOV iovecs or the host could not map them (-ENOMEM). The
+	 * chain was still fully validated; iov holds only the status byte
+	 * (the last writable byte, n_in = 1) or nothing (n_in = 0).
+	 */
+	bool truncated;
 	struct iovec iov[REQ_MAX_IOV];
 	void *tokens[REQ_MAX_IOV]; /* mappings to release (guest_span.token) */
 };

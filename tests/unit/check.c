@@ -42,7 +42,8 @@ void check_fail(const char *file, int line, const char *fmt, ...)
 
 int main(int argc, char **argv)
 {
-	unsigned failed = 0, run = 0;
+	/* volatile: modified between setjmp and longjmp */
+	volatile unsigned failed = 0, run = 0;
 	const char *only = argc > 1 ? argv[1] : NULL;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The synchronous disk engine, for when io_uring is unavailable (or
+ * XVB_FORCE_SYNC_DISK=1). Same contract as io_uring: submit() only queues,
+ * kick() does the queued I/O with preadv/pwritev/fdatasync and then wakes
+ * the event loop through the eventfd, and reap() runs the callbacks.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "compiler.h"
+#include "engine.h"
+#include "log.h"
+
+struct sync_disk {
+	struct disk disk;
+	bool direct;
+	struct disk_req_list queued;   /* submitted, waiting for kick() */
+	struct disk_req_list finished; /* done, waiting for reap() */
+	struct disk_bounce bounce;     /* direct mode: one buffer */
+	char prefix[DISK_PREFIX_MAX];
+};
+
+static struct sync_disk *to_sync(struct disk *d)
+{
+	return container_of(d, struct sync_disk, disk);
+}
+
+static int64_t sync_flush(int fd)
+{
+	while (fdatasync(fd) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+/* One read or write from where req->done left off; bytes moved or -errno. */
+static ssize_t sync_rw_once(struct sync_disk *s, struct disk_req *req)
+{
+	bool rd = req->op == DISK_READ;
+	off_t pos = (off_t)(req->offset + req->done);
+	int fd = s->disk.fd;
+	size_t off;
+	uint32_t idx;
+	ssize_t n;
+
+	if (s->direct) {
+		void *buf = s->bounce.mem;
+		size_t chunk = s->bounce.buf_size;
+
+		if (chunk > req->len - req->done)
+			chunk = (size_t)(req->len - req->done);
+		if (!rd && disk_iov_to_buf(req->iov, req->iovcnt, req->done, buf, chunk) != chunk)
+			return -EINVAL; /* iov lengths sum to less than len */
+		n = rd ? pread(fd, buf, chunk, pos) : pwrite(fd, buf, chunk, pos);
+		if (n > 0 && rd)
+			disk_iov_from_buf(req->iov, req->iovcnt, req->done, buf, (size_t)n);
+		/* O_DIRECT cannot carry on from an offset that is not block-aligned. */
+		if (n > 0 && (size_t)n < chunk && (n & (s->disk.logical_block_size - 1)))
+			return -EIO;
+		return n < 0 ? -errno : n;
+	}
+
+	disk_iov_locate(req->iov, req->iovcnt, req->done, &idx, &off);
+	if (idx >= req->iovcnt)
+		return -EINVAL; /* iov lengths sum to less than len */
+	if (off) {
+		/* Resuming inside an element: finish that element alone. */
+		char *base = (char *)req->iov[idx].iov_base + off;
+		size_t len = req->iov[idx].iov_len - off;
+
+		n = rd ? pread(fd, base, len, pos) : pwrite(fd, base, len, pos);
+	} else {
+		int cnt = (int)(req->iovcnt - idx);
+
+		n = rd ? preadv(fd, &req->iov[idx], cnt, pos) : pwritev(fd, &req->iov[idx], cnt, pos);
+	}
+	return n < 0 ? -errno : n;
+}
+
+static int64_t sync_perform(struct sync_disk *s, struct disk_req *req)
+{
+	if (req->op == DISK_FLUSH)
+		return sync_flush(s->disk.fd);
+
+	while (req->done < req->len) {
+		ssize_t n = sync_rw_once(s, req);
+
+		if (n == -EINTR || n == -EAGAIN)
+			continue;
+		if (n < 0)
+			return n;
+		/* The caller checked the range: nothing to read means the file shrank. */
+		if (n == 0)
+			return -EIO;
+		if ((uint64_t)n > req->len - req->done)
+			n = (ssize_t)(req->len - req->done);
+		req->done += (uint64_t)n;
+	}
+	return (int64_t)req->len;
+}
+
+static int sync_submit(struct disk *d, struct disk_req *req)
+{
+	struct sync_disk *s = to_sync(d);
+	int64_t result;
+
+	if (req->op != DISK_READ && req->op != DISK_WRITE && req->op != DISK_FLUSH)
+		return -EINVAL;
+	if (!req->complete)
+		return -EINVAL;
+	req->done = 0;
+	req->next = NULL;
+	d->inflight++;
+	if (disk_req_precheck(d, s->direct, req, &result)) {
+		disk_finish(&s->finished, req, result);
+		disk_eventfd_signal(d->event_fd);
+		return 0;
+	}
+	disk_list_push(&s->queued, req);
+	return 0;
+}
+
+static int sync_kick(struct disk *d)
+{
+	struct sync_disk *s = to_sync(d);
+	struct disk_req *req;
+	bool any = false;
+
+	while ((req = disk_list_pop(&s->queued))) {
+		disk_finish(&s->finished, req, sync_perform(s, req));
+		any = true;
+	}
+	if (any)
+		disk_eventfd_signal(d->event_fd);
+	return 0;
+}
+
+static int sync_reap(struct disk *d)
+{
+	struct sync_disk *s = to_sync(d);
+
+	unsigned n;
+
+	disk_eventfd_drain(d->event_fd);
+	n = disk_run_finished(d, &s->finished);
+	/* Like io_uring's reap: what callbacks submitted goes out now. */
+	sync_kick(d);
+	return (int)n;
+}
+
+static int sync_drain(struct disk *d)
+{
+	while (d->inflight) {
+		sync_kick(d);
+		sync_reap(d);
+	}
+	return 0;
+}
+
+static void sync_destroy(struct sync_disk *s)
+{
+	if (s->disk.event_fd >= 0)
+		close(s->disk.event_fd);
+	if (s->disk.fd >= 0)
+		close(s->disk.fd);
+	disk_bounce_free(&s->bounce);
+	free(s);
+}
+
+static void sync_close(struct disk *d)
+{
+	sync_drain(d);
+	sync_destroy(to_sync(d));
+}
+
+static const struct disk_ops sync_ops = {
+	.name = "sync",
+	.submit = sync_submit,
+	.kick = sync_kick,
+	.reap = sync_reap,
+	.drain = sync_drain,
+	.close = sync_close,
+};
+
+int disk_sync_open(const struct disk_setup *setup, struct disk **out)
+{
+	struct sync_disk *s = calloc(1, sizeof(*s));
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	disk_init_common(&s->disk, &sync_ops, setup);
+	disk_copy_prefix(s->prefix, setup->log_prefix);
+	s->direct = setup->direct;
+	disk_list_init(&s->queued);
+	disk_list_init(&s->finished);
+
+	s->disk.event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->disk.event_fd < 0) {
+		ret = -errno;
+		goto err;
+	}
+	if (s->direct) {
+		ret = disk_bounce_alloc(&s->bounce, 1, DISK_BOUNCE_SIZE, setup->mem_align);
+		if (ret)
+			goto err;
+	}
+	s->disk.fd = setup->fd;
+	*out = &s->disk;
+	log_debug(s->prefix, "sync engine ready%s", s->direct ? " (O_DIRECT, bounce buffer)" : "");
+	return 0;
+err:
+	sync_destroy(s);
+	return ret;
+}

@@ -1,0 +1,543 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The io_uring disk engine: one ring per disk, the file registered
+ * (IOSQE_FIXED_FILE), completions signalled on an eventfd that the event
+ * loop watches.
+ *
+ * A request in the kernel holds one slot (the SQE's user_data): at most as
+ * many slots as SQ entries, so the CQ (twice the SQ) can never overflow.
+ * Requests beyond that wait on the pending list, linked through req->next,
+ * and are queued as completions free slots: never dropped, never blocking.
+ * Short I/O is resubmitted from req->done by walking the caller's iovecs
+ * (never modified): a single read/write finishes a partly done element,
+ * then readv/writev continues from the next one.
+ *
+ * O_DIRECT (DISK_CACHE_DIRECT): each slot owns one registered bounce
+ * buffer; a request moves in bounce-sized pieces with read/write_fixed.
+ */
+#include <errno.h>
+#include <liburing.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "compiler.h"
+#include "engine.h"
+#include "log.h"
+
+#define URING_MIN_ENTRIES 64u
+#define URING_MAX_ENTRIES 1024u
+#define URING_REAP_BATCH 64u
+/* One plain read/write of a partly done element moves at most this much. */
+#define URING_MAX_SINGLE (1u << 30)
+
+struct uring_slot {
+	struct disk_req *req;
+	uint32_t chunk; /* direct mode: bytes of this SQE in the bounce buffer */
+	bool invalid;   /* iov lengths sum to less than len: a NOP that fails it */
+};
+
+struct uring_disk {
+	struct disk disk;
+	struct io_uring ring;
+	bool ring_ready;
+	bool fixed_file;
+	bool fixed_bufs;
+	bool direct;
+	unsigned setup_flags;
+
+	struct uring_slot *slots;
+	uint32_t nslots;
+	uint32_t *free_slots; /* stack of free slot indices */
+	uint32_t nfree;
+
+	struct disk_req_list pending;  /* accepted, waiting for a slot and an SQE */
+	struct disk_req_list finished; /* done without the kernel, for reap() */
+	struct disk_bounce bounce;     /* direct mode: buffer i belongs to slot i */
+	char prefix[DISK_PREFIX_MAX];
+};
+
+static struct uring_disk *to_uring(struct disk *d)
+{
+	return container_of(d, struct uring_disk, disk);
+}
+
+static void uring_prep_direct(struct uring_disk *u, struct io_uring_sqe *sqe, uint32_t si,
+			      int fd, uint64_t pos)
+{
+	struct uring_slot *slot = &u->slots[si];
+	struct disk_req *req = slot->req;
+	void *buf = disk_bounce_buf(&u->bounce, si);
+	uint64_t left = req->len - req->done;
+	uint32_t chunk = left < u->bounce.buf_size ? (uint32_t)left : (uint32_t)u->bounce.buf_size;
+
+	slot->chunk = chunk;
+	if (req->op == DISK_READ) {
+		if (u->fixed_bufs)
+			io_uring_prep_read_fixed(sqe, fd, buf, chunk, pos, (int)si);
+		else
+			io_uring_prep_read(sqe, fd, buf, chunk, pos);
+		return;
+	}
+	if (disk_iov_to_buf(req->iov, req->iovcnt, req->done, buf, chunk) != chunk) {
+		slot->invalid = true;
+		io_uring_prep_nop(sqe);
+	} else if (u->fixed_bufs)
+		io_uring_prep_write_fixed(sqe, fd, buf, chunk, pos, (int)si);
+	else
+		io_uring_prep_write(sqe, fd, buf, chunk, pos);
+}
+
+static void uring_prep_buffered(struct uring_slot *slot, struct io_uring_sqe *sqe, int fd,
+				uint64_t pos)
+{
+	struct disk_req *req = slot->req;
+	uint32_t idx;
+	size_t off;
+
+	disk_iov_locate(req->iov, req->iovcnt, req->done, &idx, &off);
+	if (idx >= req->iovcnt) {
+		slot->invalid = true;
+		io_uring_prep_nop(sqe);
+		return;
+	}
+	if (off) {
+		void *base = (char *)req->iov[idx].iov_base + off;
+		size_t n = req->iov[idx].iov_len - off;
+		unsigned len = n > URING_MAX_SINGLE ? URING_MAX_SINGLE : (unsigned)n;
+
+		if (req->op == DISK_READ)
+			io_uring_prep_read(sqe, fd, base, len, pos);
+		else
+			io_uring_prep_write(sqe, fd, base, len, pos);
+		return;
+	}
+	if (req->op == DISK_READ)
+		io_uring_prep_readv(sqe, fd, &req->iov[idx], req->iovcnt - idx, pos);
+	else
+		io_uring_prep_writev(sqe, fd, &req->iov[idx], req->iovcnt - idx, pos);
+}
+
+/* Fill sqe for what is left of slot si's request. */
+static void uring_prep(struct uring_disk *u, struct io_uring_sqe *sqe, uint32_t si)
+{
+	struct disk_req *req = u->slots[si].req;
+	int fd = u->fixed_file ? 0 : u->disk.fd;
+	uint64_t pos = req->offset + req->done;
+
+	u->slots[si].chunk = 0;
+	u->slots[si].invalid = false;
+	if (req->op == DISK_FLUSH)
+		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+	else if (u->direct)
+		uring_prep_direct(u, sqe, si, fd, pos);
+	else
+		uring_prep_buffered(&u->slots[si], sqe, fd, pos);
+	if (u->fixed_file && sqe->opcode != IORING_OP_NOP)
+		sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data(sqe, &u->slots[si]);
+}
+
+static void uring_release_slot(struct uring_disk *u, uint32_t si)
+{
+	u->slots[si].req = NULL;
+	u->free_slots[u->nfree++] = si;
+}
+
+/* Move pending requests into free slots and SQEs; FIFO order. */
+static void uring_fill(struct uring_disk *u)
+{
+	while (u->pending.head && u->nfree) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+		uint32_t si;
+
+		if (!sqe)
+			return;
+		si = u->free_slots[--u->nfree];
+		u->slots[si].req = disk_list_pop(&u->pending);
+		uring_prep(u, sqe, si);
+	}
+}
+
+/* Queue the rest of slot si's request again (short I/O, EAGAIN). */
+static void uring_requeue(struct uring_disk *u, uint32_t si)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	struct disk_req *req;
+
+	if (sqe) {
+		uring_prep(u, sqe, si);
+		return;
+	}
+	/* No SQE now: first in line for the next one. */
+	req = u->slots[si].req;
+	uring_release_slot(u, si);
+	disk_list_push_front(&u->pending, req);
+}
+
+/* Hand the SQ to the kernel. Transient refusals are retried from reap(). */
+static int uring_flush(struct uring_disk *u)
+{
+	int ret;
+
+	if (!io_uring_sq_ready(&u->ring))
+		return 0;
+	do {
+		ret = io_uring_submit(&u->ring);
+	} while (ret == -EINTR);
+	if (ret == -EAGAIN || ret == -EBUSY) {
+		disk_eventfd_signal(u->disk.event_fd);
+		return 0;
+	}
+	return ret < 0 ? ret : 0;
+}
+
+/* One CQE for slot si; returns 1 when its request completed. */
+static unsigned uring_complete(struct uring_disk *u, uint32_t si, int32_t res)
+{
+	struct uring_slot *slot = &u->slots[si];
+	struct disk_req *req = slot->req;
+	int64_t result;
+
+	if (res == -EAGAIN || res == -EINTR) {
+		uring_requeue(u, si);
+		return 0;
+	}
+	if (slot->invalid) {
+		result = -EINVAL;
+		goto complete;
+	}
+	if (res < 0) {
+		result = res;
+		goto complete;
+	}
+	if (req->op == DISK_FLUSH) {
+		result = 0;
+		goto complete;
+	}
+	/* The caller checked the range: 0 bytes means the file shrank. */
+	if (res == 0) {
+		result = -EIO;
+		goto complete;
+	}
+	if (u->direct) {
+		if ((uint32_t)res > slot->chunk)
+			res = (int32_t)slot->chunk;
+		if (req->op == DISK_READ)
+			disk_iov_from_buf(req->iov, req->iovcnt, req->done,
+					  disk_bounce_buf(&u->bounce, si), (size_t)res);
+		/* O_DIRECT cannot carry on from an offset that is not block-aligned. */
+		if ((uint32_t)res < slot->chunk && (res & (u->disk.logical_block_size - 1))) {
+			result = -EIO;
+			goto complete;
+		}
+	}
+	if ((uint64_t)res > req->len - req->done)
+		res = (int32_t)(req->len - req->done);
+	req->done += (uint64_t)res;
+	if (req->done < req->len) {
+		uring_requeue(u, si);
+		return 0;
+	}
+	result = (int64_t)req->len;
+complete:
+	uring_release_slot(u, si);
+	u->disk.inflight--;
+	req->complete(req, result);
+	return 1;
+}
+
+static unsigned uring_process_cqes(struct uring_disk *u)
+{
+	struct io_uring_cqe *cqes[URING_REAP_BATCH];
+	struct {
+		uint32_t slot;
+		int32_t res;
+	} batch[URING_REAP_BATCH];
+	unsigned total = 0;
+
+	for (;;) {
+		unsigned n = io_uring_peek_batch_cqe(&u->ring, cqes, URING_REAP_BATCH);
+
+		if (!n)
+			break;
+		/* Copy out and free the CQ space before any callback runs. */
+		for (unsigned i = 0; i < n; i++) {
+			struct uring_slot *slot = io_uring_cqe_get_data(cqes[i]);
+
+			batch[i].slot = (uint32_t)(slot - u->slots);
+			batch[i].res = cqes[i]->res;
+		}
+		io_uring_cq_advance(&u->ring, n);
+		for (unsigned i = 0; i < n; i++)
+			total += uring_complete(u, batch[i].slot, batch[i].res);
+	}
+	return total;
+}
+
+static int uring_submit(struct disk *d, struct disk_req *req)
+{
+	struct uring_disk *u = to_uring(d);
+	int64_t result;
+
+	if (req->op != DISK_READ && req->op != DISK_WRITE && req->op != DISK_FLUSH)
+		return -EINVAL;
+	if (!req->complete)
+		return -EINVAL;
+	req->done = 0;
+	req->next = NULL;
+	d->inflight++;
+	if (disk_req_precheck(d, u->direct, req, &result)) {
+		disk_finish(&u->finished, req, result);
+		disk_eventfd_signal(d->event_fd);
+		return 0;
+	}
+	disk_list_push(&u->pending, req);
+	uring_fill(u);
+	return 0;
+}
+
+static int uring_kick(struct disk *d)
+{
+	struct uring_disk *u = to_uring(d);
+
+	uring_fill(u);
+	return uring_flush(u);
+}
+
+static int uring_reap(struct disk *d)
+{
+	struct uring_disk *u = to_uring(d);
+	unsigned count;
+	int ret;
+
+	/* Before looking at the CQ, so that no wake-up is lost. */
+	disk_eventfd_drain(d->event_fd);
+	count = disk_run_finished(d, &u->finished);
+	count += uring_process_cqes(u);
+	/* Resubmissions and requests that waited for a slot go out now. */
+	ret = uring_kick(d);
+	return ret < 0 ? ret : (int)count;
+}
+
+static int uring_drain(struct disk *d)
+{
+	struct uring_disk *u = to_uring(d);
+
+	for (;;) {
+		int ret;
+
+		disk_run_finished(d, &u->finished);
+		uring_process_cqes(u);
+		if (!d->inflight)
+			break;
+		uring_fill(u);
+		if (!u->finished.head && u->nfree == u->nslots) {
+			/* In flight, yet neither finished nor in the kernel: a bug. */
+			log_err(u->prefix, "io_uring: %u requests unaccounted for", d->inflight);
+			return -EIO;
+		}
+		/* Submit what is queued and wait for at least one completion. */
+		ret = io_uring_submit_and_wait(&u->ring, u->finished.head ? 0 : 1);
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+			return ret;
+	}
+	disk_eventfd_drain(d->event_fd);
+	return 0;
+}
+
+static void uring_destroy(struct uring_disk *u)
+{
+	if (u->ring_ready) {
+		/*
+		 * queue_exit would drop these too, but only when the ring's
+		 * asynchronous teardown runs: unregistering now releases the
+		 * file before disk_close() returns (a block device's last close
+		 * flushes it; an admin may detach it right after).
+		 */
+		if (u->fixed_bufs)
+			io_uring_unregister_buffers(&u->ring);
+		if (u->fixed_file)
+			io_uring_unregister_files(&u->ring);
+		io_uring_unregister_eventfd(&u->ring);
+		io_uring_queue_exit(&u->ring);
+	}
+	if (u->disk.event_fd >= 0)
+		close(u->disk.event_fd);
+	if (u->disk.fd >= 0)
+		close(u->disk.fd);
+	disk_bounce_free(&u->bounce);
+	free(u->slots);
+	free(u->free_slots);
+	free(u);
+}
+
+static void uring_close(struct disk *d)
+{
+	struct uring_disk *u = to_uring(d);
+	int ret = uring_drain(d);
+
+	if (ret < 0)
+		log_err(u->prefix, "io_uring: %u requests lost at close: %s", d->inflight,
+			strerror(-ret));
+	uring_destroy(u);
+}
+
+static const struct disk_ops uring_ops = {
+	.name = "io_uring",
+	.submit = uring_submit,
+	.kick = uring_kick,
+	.reap = uring_reap,
+	.drain = uring_drain,
+	.close = uring_close,
+};
+
+static uint32_t uring_entries(uint32_t depth)
+{
+	uint32_t n = URING_MIN_ENTRIES;
+
+	while (n < depth && n < URING_MAX_ENTRIES)
+		n <<= 1;
+	return n;
+}
+
+/* The newest setup flags this kernel accepts; -EINVAL means "not these". */
+static int uring_init_ring(struct uring_disk *u, uint32_t entries)
+{
+	static const unsigned flag_sets[] = {
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER,
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
+		IORING_SETUP_SUBMIT_ALL,
+		0,
+	};
+	int ret = -EINVAL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(flag_sets); i++) {
+		struct io_uring_params p = { .flags = flag_sets[i] };
+
+		ret = io_uring_queue_init_params(entries, &u->ring, &p);
+		if (ret == 0) {
+			u->setup_flags = flag_sets[i];
+			u->ring_ready = true;
+			return 0;
+		}
+		if (ret != -EINVAL)
+			break;
+	}
+	return ret;
+}
+
+static bool uring_has_opcodes(struct io_uring *ring)
+{
+	static const int needed[] = { IORING_OP_READV,      IORING_OP_WRITEV,     IORING_OP_FSYNC,
+				      IORING_OP_READ,       IORING_OP_WRITE,      IORING_OP_READ_FIXED,
+				      IORING_OP_WRITE_FIXED, IORING_OP_NOP };
+	struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
+	bool ok = probe != NULL;
+
+	for (size_t i = 0; ok && i < ARRAY_SIZE(needed); i++)
+		ok = io_uring_opcode_supported(probe, needed[i]);
+	io_uring_free_probe(probe);
+	return ok;
+}
+
+static int uring_setup_direct(struct uring_disk *u, const struct disk_setup *s)
+{
+	struct iovec iov[DISK_BOUNCE_MAX_BUFS];
+	int ret;
+
+	ret = disk_bounce_alloc(&u->bounce, u->nslots, DISK_BOUNCE_SIZE, s->mem_align);
+	if (ret)
+		return ret;
+	for (uint32_t i = 0; i < u->nslots; i++)
+		iov[i] = (struct iovec){ .iov_base = disk_bounce_buf(&u->bounce, i),
+					 .iov_len = u->bounce.buf_size };
+	ret = io_uring_register_buffers(&u->ring, iov, u->nslots);
+	if (ret == 0)
+		u->fixed_bufs = true;
+	else
+		/* e.g. RLIMIT_MEMLOCK without CAP_IPC_LOCK: plain reads into the bounce buffers. */
+		log_info(u->prefix, "io_uring: cannot register bounce buffers (%s); using plain reads",
+			 strerror(-ret));
+	return 0;
+}
+
+int disk_uring_open(const struct disk_setup *s, struct disk **out, const char **why)
+{
+	struct uring_disk *u = calloc(1, sizeof(*u));
+	int ret;
+
+	if (!u) {
+		*why = "allocation";
+		return -ENOMEM;
+	}
+	disk_init_common(&u->disk, &uring_ops, s);
+	disk_copy_prefix(u->prefix, s->log_prefix);
+	u->direct = s->direct;
+	disk_list_init(&u->pending);
+	disk_list_init(&u->finished);
+
+	*why = "io_uring_queue_init";
+	ret = uring_init_ring(u, uring_entries(s->queue_depth));
+	if (ret)
+		goto err;
+	*why = "io_uring opcode probe";
+	if (!uring_has_opcodes(&u->ring)) {
+		ret = -ENOSYS;
+		goto err;
+	}
+
+	u->nslots = u->ring.sq.ring_entries;
+	if (u->direct && u->nslots > DISK_BOUNCE_MAX_BUFS)
+		u->nslots = DISK_BOUNCE_MAX_BUFS;
+	*why = "allocation";
+	u->slots = calloc(u->nslots, sizeof(*u->slots));
+	u->free_slots = calloc(u->nslots, sizeof(*u->free_slots));
+	if (!u->slots || !u->free_slots) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	/* Reversed, so slot 0 is used first. */
+	for (uint32_t i = 0; i < u->nslots; i++)
+		u->free_slots[i] = u->nslots - 1 - i;
+	u->nfree = u->nslots;
+
+	*why = "eventfd";
+	u->disk.event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (u->disk.event_fd < 0) {
+		ret = -errno;
+		goto err;
+	}
+	*why = "io_uring_register_eventfd";
+	ret = io_uring_register_eventfd(&u->ring, u->disk.event_fd);
+	if (ret)
+		goto err;
+
+	ret = io_uring_register_files(&u->ring, &s->fd, 1);
+	if (ret == 0)
+		u->fixed_file = true;
+	else
+		log_debug(u->prefix, "io_uring: cannot register the file (%s); using its fd",
+			  strerror(-ret));
+
+	if (u->direct) {
+		*why = "bounce buffers";
+		ret = uring_setup_direct(u, s);
+		if (ret)
+			goto err;
+	}
+
+	u->disk.fd = s->fd;
+	*out = &u->disk;
+	log_debug(u->prefix, "io_uring engine: %u entries, %u slots, setup flags 0x%x%s%s",
+		  u->ring.sq.ring_entries, u->nslots, u->setup_flags,
+		  u->fixed_file ? ", fixed file" : "",
+		  u->direct ? (u->fixed_bufs ? ", O_DIRECT via registered bounce buffers"
+					     : ", O_DIRECT via bounce buffers")
+			    : "");
+	return 0;
+err:
+	uring_destroy(u); /* u->disk.fd is still -1: the caller keeps s->fd */
+	return ret;
+}

@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Glue between the layers for one guest: the virtio_host implementation
+ * (guest memory, IRQ line, deferred queue processing), the MMIO window
+ * handlers, the disk completion watch, and the order in which all of it
+ * is set up and torn down. See guest.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "compiler.h"
+#include "disk/disk.h"
+#include "guest.h"
+#include "guest_limits.h"
+#include "log.h"
+#include "virtio/blk.h"
+#include "virtio/mmio.h"
+#include "xen/guestmem.h"
+#include "xen/ioreq.h"
+#include "xen/irq.h"
+
+/* "dom32751/" + vdev + NUL */
+#define SERVED_DISK_NAME_MAX (16u + DISK_VDEV_NAME_MAX + 1u)
+
+struct served_disk {
+	struct guest *guest;
+	struct disk_config cfg; /* cfg.path points to path below; cfg.spec is NULL */
+	char *path;
+	char name[SERVED_DISK_NAME_MAX]; /* "dom5/xvda" */
+	struct disk *disk;
+	struct virtio_blk *blk;
+	struct virtio_host host;
+	struct virtio_mmio mmio;
+	struct irq_line irq;
+	struct loop_watch disk_watch;  /* the disk's event_fd: completions */
+	struct loop_deferred process;  /* queue processing after a kick */
+	bool window_added;
+};
+
+struct guest {
+	uint16_t domid;
+	char name[16]; /* "dom5" */
+	struct loop *loop;
+	struct ioreq_server *ioreq;
+	struct guestmem *mem;
+	unsigned n_disks;
+	struct served_disk disks[];
+};
+
+const char *guest_name(const struct guest *g)
+{
+	return g->name;
+}
+
+/* virtio_host: what the virtio core may ask of us (see virtio_host.h). */
+
+static int host_map(void *ctx, uint64_t gpa, uint64_t len, unsigned flags, struct guest_span *out)
+{
+	struct served_disk *sd = ctx;
+
+	return guestmem_map(sd->guest->mem, gpa, len, flags, out);
+}
+
+static void host_unmap(void *ctx, void *token)
+{
+	struct served_disk *sd = ctx;
+
+	guestmem_unmap(sd->guest->mem, token);
+}
+
+static void host_set_irq(void *ctx, bool level)
+{
+	struct served_disk *sd = ctx;
+
+	irq_line_set(&sd->irq, level);
+}
+
+/* Deferred, so the QUEUE_NOTIFY ioreq is answered before any disk work. */
+static void host_schedule(void *ctx)
+{
+	struct served_disk *sd = ctx;
+
+	loop_defer(sd->guest->loop, &sd->process);
+}
+
+static const struct virtio_host_ops served_disk_host_ops = {
+	.map = host_map,
+	.unmap = host_unmap,
+	.set_irq = host_set_irq,
+	.schedule = host_schedule,
+};
+
+static void served_disk_process(struct loop_deferred *d)
+{
+	struct served_disk *sd = container_of(d, struct served_disk, process);
+
+	virtio_dev_process(virtio_blk_dev(sd->blk));
+}
+
+static void served_disk_completions(struct loop_watch *w, uint32_t events UNUSED)
+{
+	struct served_disk *sd = container_of(w, struct served_disk, disk_watch);
+
+	virtio_blk_disk_event(sd->blk);
+}
+
+/*
+ * MMIO window handlers. Xen forwards only accesses wholly inside a
+ * registered range, and the ioreq layer has validated the size; the bound
+ * check here keeps virtio_mmio's precondition true whatever arrives.
+ */
+static bool window_access_ok(uint64_t offset, uint32_t size)
+{
+	return offset < VIRTIO_MMIO_WINDOW_SIZE && size <= VIRTIO_MMIO_WINDOW_SIZE - offset;
+}
+
+static uint64_t window_read(void *ctx, uint64_t offset, uint32_t size)
+{
+	struct served_disk *sd = ctx;
+
+	if (!window_access_ok(offset, size))
+		return 0;
+	return virtio_mmio_read(&sd->mmio, (uint32_t)offset, size);
+}
+
+static void window_write(void *ctx, uint64_t offset, uint32_t size, uint64_t value)
+{
+	struct served_disk *sd = ctx;
+
+	if (!window_access_ok(offset, size))
+		return;
+	virtio_mmio_write(&sd->mmio, (uint32_t)offset, size, value);
+}
+
+static const struct ioreq_window_ops served_disk_window_ops = {
+	.read = window_read,
+	.write = window_write,
+};
+
+/* IOREQ_TYPE_INVALIDATE: the guest's p2m changed; cached mappings are stale. */
+static void guest_invalidate(void *ctx)
+{
+	struct guest *g = ctx;
+
+	if (g->mem)
+		guestmem_invalidate(g->mem);
+}
+
+static int served_disk_open(struct served_disk *sd)
+{
+	struct disk_params params = {
+		.path = sd->path,
+		.read_only = sd->cfg.read_only,
+		.cache = sd->cfg.cache,
+		.queue_depth = VIRTQ_MAX_INFLIGHT, /* one queue */
+	};
+	int rc = disk_open(&params, sd->name, &sd->disk);
+
+	if (rc < 0)
+		log_err(sd->name, "cannot open %s: %s", sd->path, strerror(-rc));
+	return rc;
+}
+
+int guest_open(uint16_t domid, const struct disk_config *disks, unsigned n_disks,
+	       struct guest **out)
+{
+	struct guest *g;
+	int rc;
+
+	*out = NULL;
+	g = calloc(1, sizeof(*g) + n_disks * sizeof(g->disks[0]));
+	if (!g) {
+		log_err(NULL, "dom%u: out of memory", domid);
+		return -ENOMEM;
+	}
+	g->domid = domid;
+	snprintf(g->name, sizeof(g->name), "dom%u", domid);
+	g->n_disks = n_disks;
+	for (unsigned i = 0; i < n_disks; i++) {
+		struct served_disk *sd = &g->disks[i];
+
+		sd->guest = g;
+		sd->disk_watch = (struct loop_watch){ .fd = -1, .cb = served_disk_completions };
+		sd->process = (struct loop_deferred){ .cb = served_disk_process };
+		sd->cfg = disks[i];
+		sd->cfg.spec = NULL;
+		sd->path = strdup(disks[i].path);
+		sd->cfg.path = sd->path;
+		snprintf(sd->name, sizeof(sd->name), "%s/%s", g->name, sd->cfg.vdev);
+		if (!sd->path) {
+			log_err(sd->name, "out of memory");
+			rc = -ENOMEM;
+			goto err;
+		}
+	}
+	/* Every image before any Xen handle: a typo fails fast and clearly. */
+	for (unsigned i = 0; i < n_disks; i++) {
+		rc = served_disk_open(&g->disks[i]);
+		if (rc < 0)
+			goto err;
+	}
+	*out = g;
+	return 0;
+
+err:
+	guest_destroy(g);
+	return rc;
+}
+
+static int served_disk_start(struct served_disk *sd, struct xen_handles *xh)
+{
+	struct guest *g = sd->guest;
+	struct virtio_blk_params params = {
+		.read_only = sd->cfg.read_only || sd->disk->read_only,
+		.num_queues = 1,
+	};
+	int rc;
+
+	memcpy(params.serial, sd->cfg.serial, sizeof(params.serial));
+
+	rc = irq_line_init(&sd->irq, xh, g->domid, sd->cfg.irq, sd->name);
+	if (rc < 0) {
+		log_err(sd->name, "irq %u: %s", sd->cfg.irq, strerror(-rc));
+		return rc;
+	}
+	sd->host = (struct virtio_host){ .ops = &served_disk_host_ops, .ctx = sd };
+	rc = virtio_blk_create(&params, sd->disk, sd->name, &sd->host, &sd->blk);
+	if (rc < 0) {
+		log_err(sd->name, "cannot create virtio-blk device: %s", strerror(-rc));
+		return rc;
+	}
+	virtio_mmio_init(&sd->mmio, virtio_blk_dev(sd->blk), sd->cfg.mmio_version);
+
+	rc = loop_add(g->loop, &sd->disk_watch, sd->disk->event_fd, EPOLLIN);
+	if (rc < 0) {
+		log_err(sd->name, "cannot watch disk completions: %s", strerror(-rc));
+		return rc;
+	}
+	rc = ioreq_server_add_window(g->ioreq, sd->cfg.base, VIRTIO_MMIO_WINDOW_SIZE,
+				     &served_disk_window_ops, sd);
+	if (rc < 0) {
+		log_err(sd->name, "cannot claim MMIO window 0x%" PRIx64 ": %s", sd->cfg.base,
+			strerror(-rc));
+		return rc;
+	}
+	sd->window_added = true;
+	return 0;
+}
+
+static void served_disk_log(const struct served_disk *sd)
+{
+	bool ro = sd->cfg.read_only || sd->disk->read_only;
+
+	log_info(sd->name,
+		 "serving %s (%" PRIu64 " sectors of %u bytes, %s, virtio-mmio v%u) at 0x%" PRIx64
+		 " irq %u",
+		 sd->path, sd->disk->size >> VIRTIO_BLK_SECTOR_SHIFT, VIRTIO_BLK_SECTOR_SIZE,
+		 ro ? "read-only" : "read-write", sd->cfg.mmio_version, sd->cfg.base, sd->cfg.irq);
+}
+
+int guest_start(struct guest *g, struct xen_handles *xh, struct loop *loop)
+{
+	unsigned int nr_vcpus = 0;
+	int rc;
+
+	g->loop = loop;
+	/* The xen/ layer logs its own failures (naming the Xen call), except below. */
+	rc = ioreq_server_create(xh, loop, g->domid, g->name, guest_invalidate, g, &g->ioreq);
+	if (rc < 0)
+		return rc;
+	rc = guestmem_create(xh, g->domid, g->name, GUESTMEM_MAX_BUCKETS, &g->mem);
+	if (rc < 0) {
+		if (rc != -ENOMEM)
+			log_err(g->name, "cannot set up guest memory access: %s", strerror(-rc));
+		return rc;
+	}
+	for (unsigned i = 0; i < g->n_disks; i++) {
+		rc = served_disk_start(&g->disks[i], xh);
+		if (rc < 0)
+			return rc;
+	}
+	/* Every window exists before the guest can reach any of them. */
+	rc = ioreq_server_enable(g->ioreq);
+	if (rc < 0)
+		return rc;
+	/* For the log line only: the IOREQ server already sized itself by it. */
+	if (xendevicemodel_nr_vcpus(xh->dm, g->domid, &nr_vcpus) < 0)
+		nr_vcpus = 0;
+
+	for (unsigned i = 0; i < g->n_disks; i++)
+		served_disk_log(&g->disks[i]);
+	log_info(g->name, "ready: %u disk(s), %u vCPU(s)", g->n_disks, nr_vcpus);
+	return 0;
+}
+
+void guest_destroy(struct guest *g)
+{
+	if (!g)
+		return;
+	for (unsigned i = 0; i < g->n_disks; i++) {
+		struct served_disk *sd = &g->disks[i];
+
+		/* No more register accesses reach the device once its window is gone. */
+		if (sd->window_added)
+			ioreq_server_remove_window(g->ioreq, sd->cfg.base);
+		sd->window_added = false;
+		/* Resets the device: in-flight I/O drained, guest mappings returned. */
+		virtio_blk_destroy(sd->blk);
+		sd->blk = NULL;
+		if (g->loop) {
+			loop_del(g->loop, &sd->disk_watch);
+			loop_cancel(g->loop, &sd->process);
+		}
+	}
+	ioreq_server_destroy(g->ioreq);
+	g->ioreq = NULL;
+	guestmem_destroy(g->mem);
+	g->mem = NULL;
+	for (unsigned i = 0; i < g->n_disks; i++) {
+		disk_close(g->disks[i].disk);
+		free(g->disks[i].path);
+	}
+	free(g);
+}

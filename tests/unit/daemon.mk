@@ -1,0 +1,5 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Unit tests for the daemon's own code (command line).
+UNIT_TESTS += test_cli
+test_cli_SRCS := tests/unit/test_cli.c tests/unit/check.c src/cli.c
+test_cli_LIBS :=
