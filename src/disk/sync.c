@@ -78,7 +78,9 @@ static ssize_t sync_rw_once(struct sync_disk *s, struct disk_req *req)
 	} else {
 		int cnt = (int)(req->iovcnt - idx);
 
-		n = rd ? preadv(fd, &req->iov[idx], cnt, pos) : pwritev(fd, &req->iov[idx], cnt, pos);
+		const struct iovec *iov = &req->iov[idx];
+
+		n = rd ? preadv(fd, iov, cnt, pos) : pwritev(fd, iov, cnt, pos);
 	}
 	return n < 0 ? -errno : n;
 }

@@ -430,9 +430,10 @@ static int uring_init_ring(struct uring_disk *u, uint32_t entries)
 
 static bool uring_has_opcodes(struct io_uring *ring)
 {
-	static const int needed[] = { IORING_OP_READV,      IORING_OP_WRITEV,     IORING_OP_FSYNC,
-				      IORING_OP_READ,       IORING_OP_WRITE,      IORING_OP_READ_FIXED,
-				      IORING_OP_WRITE_FIXED, IORING_OP_NOP };
+	static const int needed[] = {
+		IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC, IORING_OP_READ,
+		IORING_OP_WRITE, IORING_OP_READ_FIXED, IORING_OP_WRITE_FIXED, IORING_OP_NOP,
+	};
 	struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
 	bool ok = probe != NULL;
 
@@ -458,7 +459,8 @@ static int uring_setup_direct(struct uring_disk *u, const struct disk_setup *s)
 		u->fixed_bufs = true;
 	else
 		/* e.g. RLIMIT_MEMLOCK without CAP_IPC_LOCK: plain reads into the bounce buffers. */
-		log_info(u->prefix, "io_uring: cannot register bounce buffers (%s); using plain reads",
+		log_info(u->prefix,
+			 "io_uring: cannot register bounce buffers (%s); using plain reads",
 			 strerror(-ret));
 	return 0;
 }

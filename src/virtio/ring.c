@@ -406,9 +406,7 @@ int virtq_pop(struct virtq *vq, const struct virtio_host *host, struct virtq_cha
 	uint16_t avail_idx, pending, head;
 	int r;
 
-	chain->n_out = chain->n_in = chain->n_tokens = 0;
-	chain->out_bytes = chain->in_bytes = 0;
-	chain->truncated = false;
+	/* chain is only touched once there is a head to walk: an empty pop leaves it be. */
 	if (!vq->started)
 		return 0;
 
@@ -426,7 +424,11 @@ int virtq_pop(struct virtq *vq, const struct virtio_host *host, struct virtq_cha
 	head = avail_ring_read(vq, vq->last_avail_idx & (vq->num - 1));
 	if (head >= vq->num)
 		return -EIO;
+	/* Field by field: clearing the whole chain would touch 12 KiB per request. */
 	chain->head = head;
+	chain->n_out = chain->n_in = chain->n_tokens = 0;
+	chain->out_bytes = chain->in_bytes = 0;
+	chain->truncated = false;
 	r = walk_chain(&w, head);
 	if (r < 0) {
 		virtq_chain_release(host, chain);

@@ -191,8 +191,11 @@ static void ioreq_log_once(struct ioreq_server *s, bool *logged, const char *wha
 		 (unsigned int)req->df);
 }
 
-/* Answer the request in vCPU's slot if it is READY; otherwise leave it alone. */
-static void ioreq_handle_slot(struct ioreq_server *s, unsigned int vcpu)
+/*
+ * Answer the request in vCPU's slot if it is READY; otherwise leave it
+ * alone and return false.
+ */
+static bool ioreq_handle_slot(struct ioreq_server *s, unsigned int vcpu)
 {
 	ioreq_t *slot = &s->page->vcpu_ioreq[vcpu];
 	struct mmio_access acc;
@@ -200,18 +203,13 @@ static void ioreq_handle_slot(struct ioreq_server *s, unsigned int vcpu)
 	ioreq_t req;
 	uint64_t value;
 
-	if (slot_state(slot) != STATE_IOREQ_READY) {
-		s->spurious++;
-		return;
-	}
+	if (slot_state(slot) != STATE_IOREQ_READY)
+		return false;
 	/* Pairs with Xen's barrier before it sets READY: see the fields. */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	slot_copy_out(slot, &req);
-	if (req.state != STATE_IOREQ_READY) {
-		/* Cannot happen (only we move it on from READY); be safe. */
-		s->spurious++;
-		return;
-	}
+	if (req.state != STATE_IOREQ_READY)
+		return false; /* cannot happen: only we move a slot on from READY */
 	slot_set_state(slot, &req, STATE_IOREQ_INPROCESS);
 	s->requests++;
 
@@ -242,6 +240,7 @@ static void ioreq_handle_slot(struct ioreq_server *s, unsigned int vcpu)
 	if (xenevtchn_notify(s->xce, (evtchn_port_t)s->port[vcpu]) < 0)
 		log_guest(&s->rl, LOG_LVL_ERR, s->name, "xenevtchn_notify(port %d): %s",
 			  s->port[vcpu], strerror(errno));
+	return true;
 }
 
 static int ioreq_port_to_vcpu(const struct ioreq_server *s, xenevtchn_port_or_error_t port)
@@ -275,11 +274,8 @@ static void ioreq_event(struct loop_watch *w, uint32_t events)
 			log_guest(&s->rl, LOG_LVL_ERR, s->name, "xenevtchn_unmask(port %d): %s",
 				  port, strerror(errno));
 		vcpu = ioreq_port_to_vcpu(s, port);
-		if (vcpu < 0) {
+		if (vcpu < 0 || !ioreq_handle_slot(s, (unsigned int)vcpu))
 			s->spurious++;
-			continue;
-		}
-		ioreq_handle_slot(s, (unsigned int)vcpu);
 	}
 	/* More pending: the level-triggered fd brings us back next round. */
 }
@@ -494,8 +490,11 @@ int ioreq_server_enable(struct ioreq_server *s)
 
 void ioreq_server_destroy(struct ioreq_server *s)
 {
+	bool was_created;
+
 	if (!s)
 		return;
+	was_created = s->created;
 
 	/*
 	 * The invalidate target (guest memory) may be torn down before us;
@@ -543,11 +542,12 @@ void ioreq_server_destroy(struct ioreq_server *s)
 		s->created = false;
 	}
 
-	log_debug(s->name,
-		  "IOREQ server %u: %" PRIu64 " requests, %" PRIu64 " bad, %" PRIu64
-		  " invalidates, %" PRIu64 " ignored, %" PRIu64 " outside windows, %" PRIu64
-		  " spurious events",
-		  (unsigned int)s->id, s->requests, s->bad, s->invalidates, s->ignored, s->outside,
-		  s->spurious);
+	if (was_created)
+		log_debug(s->name,
+			  "IOREQ server %u: %" PRIu64 " requests, %" PRIu64 " bad, %" PRIu64
+			  " invalidates, %" PRIu64 " ignored, %" PRIu64 " outside windows, %" PRIu64
+			  " spurious events",
+			  (unsigned int)s->id, s->requests, s->bad, s->invalidates, s->ignored,
+			  s->outside, s->spurious);
 	free(s);
 }

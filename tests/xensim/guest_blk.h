@@ -134,6 +134,9 @@ struct gblk {
 	atomic_bool ring_error;  /* the device corrupted a used ring */
 	/* Per-vCPU request for the synchronous calls. */
 	struct gblk_req *sync_req[GUEST_MAX_VCPUS];
+	/* Per-vCPU requests for workloads, reused while big enough. */
+	struct gblk_req **pool[GUEST_MAX_VCPUS];
+	unsigned pool_n[GUEST_MAX_VCPUS];
 };
 
 /*
@@ -152,6 +155,9 @@ bool gblk_has(const struct gblk *b, unsigned feature);
 /* A request able to carry max_bytes in up to max_segs data descriptors. */
 int gblk_req_alloc(struct gblk *b, uint32_t max_bytes, unsigned max_segs, struct gblk_req **out);
 void gblk_req_free(struct gblk_req *r); /* host memory only; guest RAM is not reused */
+/* n requests of vcpu's pool, each able to carry bytes in segs descriptors. */
+int gblk_pool(struct gblk *b, unsigned vcpu, unsigned n, uint32_t bytes, unsigned segs,
+	      struct gblk_req ***out);
 /* Prepare r (keeps the buffers); nseg is clamped to 1 .. max_segs and len. */
 void gblk_req_set(struct gblk_req *r, uint32_t type, uint64_t sector, uint32_t len, unsigned nseg,
 		  unsigned layout);

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Stand-in libxendevicemodel.so.1: each dm_op the daemon issues becomes a
+ * request to the simulator, which answers as Xen 4.17 on Arm would. The
+ * dm_ops Arm does not implement fail with EOPNOTSUPP, as there, and say
+ * so on stderr.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include <xendevicemodel.h>
+
+#include "stub_common.h"
+
+struct xendevicemodel_handle {
+	struct stub_conn conn;
+	Xentoolcore__Active_Handle tc_ah;
+	int restrict_domid; /* -1: unrestricted */
+};
+
+#define DMOD_RESTRICT_NONE (-1)
+
+static int dm_restrict_cb(Xentoolcore__Active_Handle *ah, domid_t domid)
+{
+	xendevicemodel_handle *h =
+		(xendevicemodel_handle *)((char *)ah - offsetof(xendevicemodel_handle, tc_ah));
+
+	return xendevicemodel_restrict(h, domid);
+}
+
+xendevicemodel_handle *xendevicemodel_open(struct xentoollog_logger *logger,
+					   unsigned int open_flags)
+{
+	xendevicemodel_handle *h = calloc(1, sizeof(*h));
+	int rc;
+
+	(void)logger;
+	(void)open_flags;
+	if (!h)
+		return NULL;
+	rc = stub_conn_open(&h->conn, SIM_KIND_DM, "libxendevicemodel", NULL);
+	if (rc) {
+		free(h);
+		errno = -rc;
+		return NULL;
+	}
+	h->restrict_domid = DMOD_RESTRICT_NONE;
+	h->tc_ah.restrict_callback = dm_restrict_cb;
+	xentoolcore__register_active_handle(&h->tc_ah);
+	return h;
+}
+
+int xendevicemodel_close(xendevicemodel_handle *dmod)
+{
+	if (!dmod)
+		return 0;
+	xentoolcore__deregister_active_handle(&dmod->tc_ah);
+	stub_conn_close(&dmod->conn);
+	free(dmod);
+	return 0;
+}
+
+/* One dm_op: 0, or -1 with errno. */
+static int dm_op(xendevicemodel_handle *h, enum sim_op op, domid_t domid, uint64_t a0,
+		 uint64_t a1, uint64_t a2, uint64_t a3, struct sim_reply *r)
+{
+	struct sim_msg m = { .op = op, .domid = domid, .arg = { a0, a1, a2, a3 } };
+	struct sim_reply local;
+	int rc;
+
+	/* privcmd: a restricted handle may only target its domain. */
+	if (h->restrict_domid != DMOD_RESTRICT_NONE && h->restrict_domid != domid)
+		return stub_fail(-EPERM);
+	rc = stub_call(&h->conn, &m, r ? r : &local, NULL);
+	return rc ? stub_fail(rc) : 0;
+}
+
+int xendevicemodel_create_ioreq_server(xendevicemodel_handle *dmod, domid_t domid,
+				       int handle_bufioreq, ioservid_t *id)
+{
+	struct sim_reply r;
+
+	if (dm_op(dmod, SIM_OP_DM_CREATE_SERVER, domid, (uint64_t)(int64_t)handle_bufioreq, 0, 0,
+		  0, &r))
+		return -1;
+	*id = (ioservid_t)r.val[0];
+	return 0;
+}
+
+int xendevicemodel_get_ioreq_server_info(xendevicemodel_handle *dmod, domid_t domid,
+					 ioservid_t id, xen_pfn_t *ioreq_gfn,
+					 xen_pfn_t *bufioreq_gfn, evtchn_port_t *bufioreq_port)
+{
+	/* Only buffered servers report a port; Arm has none. */
+	(void)bufioreq_port;
+	return dm_op(dmod, SIM_OP_DM_SERVER_INFO, domid, id, ioreq_gfn || bufioreq_gfn, 0, 0,
+		     NULL);
+}
+
+int xendevicemodel_map_io_range_to_ioreq_server(xendevicemodel_handle *dmod, domid_t domid,
+						ioservid_t id, int is_mmio, uint64_t start,
+						uint64_t end)
+{
+	return dm_op(dmod, SIM_OP_DM_MAP_RANGE, domid, id,
+		     is_mmio ? XEN_DMOP_IO_RANGE_MEMORY : XEN_DMOP_IO_RANGE_PORT, start, end, NULL);
+}
+
+int xendevicemodel_unmap_io_range_from_ioreq_server(xendevicemodel_handle *dmod, domid_t domid,
+						    ioservid_t id, int is_mmio, uint64_t start,
+						    uint64_t end)
+{
+	return dm_op(dmod, SIM_OP_DM_UNMAP_RANGE, domid, id,
+		     is_mmio ? XEN_DMOP_IO_RANGE_MEMORY : XEN_DMOP_IO_RANGE_PORT, start, end, NULL);
+}
+
+int xendevicemodel_set_ioreq_server_state(xendevicemodel_handle *dmod, domid_t domid,
+					  ioservid_t id, int enabled)
+{
+	return dm_op(dmod, SIM_OP_DM_SET_STATE, domid, id, !!enabled, 0, 0, NULL);
+}
+
+int xendevicemodel_destroy_ioreq_server(xendevicemodel_handle *dmod, domid_t domid,
+					ioservid_t id)
+{
+	return dm_op(dmod, SIM_OP_DM_DESTROY_SERVER, domid, id, 0, 0, 0, NULL);
+}
+
+int xendevicemodel_set_irq_level(xendevicemodel_handle *dmod, domid_t domid, unsigned int irq,
+				 unsigned int level)
+{
+	return dm_op(dmod, SIM_OP_DM_SET_IRQ_LEVEL, domid, irq, level, 0, 0, NULL);
+}
+
+int xendevicemodel_set_isa_irq_level(xendevicemodel_handle *dmod, domid_t domid, uint8_t irq,
+				     unsigned int level)
+{
+	return dm_op(dmod, SIM_OP_DM_SET_ISA_IRQ_LEVEL, domid, irq, level, 0, 0, NULL);
+}
+
+int xendevicemodel_nr_vcpus(xendevicemodel_handle *dmod, domid_t domid, unsigned int *vcpus)
+{
+	struct sim_reply r;
+
+	if (dm_op(dmod, SIM_OP_DM_NR_VCPUS, domid, 0, 0, 0, 0, &r))
+		return -1;
+	*vcpus = (unsigned int)r.val[0];
+	return 0;
+}
+
+int xendevicemodel_restrict(xendevicemodel_handle *dmod, domid_t domid)
+{
+	/* IOCTL_PRIVCMD_RESTRICT: once restricted, only to the same domain. */
+	if (dmod->restrict_domid != DMOD_RESTRICT_NONE && dmod->restrict_domid != domid)
+		return stub_fail(-EINVAL);
+	dmod->restrict_domid = domid;
+	return 0;
+}
+
+/* ---- dm_ops Xen on Arm does not implement (-EOPNOTSUPP there) ---- */
+
+int xendevicemodel_map_mem_type_to_ioreq_server(xendevicemodel_handle *dmod, domid_t domid,
+						ioservid_t id, uint16_t type, uint32_t flags)
+{
+	(void)dmod, (void)domid, (void)id, (void)type, (void)flags;
+	return stub_not_simulated(__func__, EOPNOTSUPP);
+}
+
+int xendevicemodel_map_pcidev_to_ioreq_server(xendevicemodel_handle *dmod, domid_t domid,
+					      ioservid_t id, uint16_t segment, uint8_t bus,
+					      uint8_t device, uint8_t function)
+{
+	(void)dmod, (void)domid, (void)id, (void)segment, (void)bus, (void)device,
+		(void)function;
+	return stub_not_simulated(__func__, EOPNOTSUPP);
+}
+
+int xendevicemodel_unmap_pcidev_from_ioreq_server(xendevicemodel_handle *dmod, domid_t domid,
+						  ioservid_t id, uint16_t segment, uint8_t bus,
+						  uint8_t device, uint8_t function)
+{
+	(void)dmod, (void)domid, (void)id, (void)segment, (void)bus, (void)device,
+		(void)function;
+	return stub_not_simulated(__func__, EOPNOTSUPP);
+}
+
+int xendevicemodel_set_pci_intx_level(xendevicemodel_handle *dmod, domid_t domid,
+				      uint16_t segment, uint8_t bus, uint8_t device, uint8_t intx,
+				      unsigned int level)
+{
+	(void)dmod, (void)domid, (void)segment, (void)bus, (void)device, (void)intx,
+		(void)level;
+	return stub_not_simulated(__func__, EOPNOTSUPP);
+}
+
+int xendevicemodel_set_pci_link_route(xendevicemodel_handle *dmod, domid_t domid, uint8_t link,
+				      uint8_t irq)
+{
+	(void)dmod, (void)domid, (void)link, (void)irq;
+	return stub_not_simulated(__func__, EOPNOTSUPP);
+}
+
+int xendevicemodel_inject_msi(xendevicemodel_handle *dmod, domid_t domid, uint64_t msi_addr,
+			      uint32_t msi_data)
+{
+	(void)dmod, (void)domid, (void)msi_addr, (void)msi_data;
+	return stub_not_simulated(__func__, EOPNOTSUPP);
+}
+
+int xendevicemodel_track_dirty_vram(xendevicemodel_handle *dmod, domid_t domid,
+				    uint64_t first_pfn, uint32_t nr, unsigned long *dirty_bitmap)
+{
+	(void)dmod, (void)domid, (void)first_pfn, (void)nr, (void)dirty_bitmap;
+	return stub_not_simulated(__func__, EOPNOTSUPP);
+}
+
+int xendevicemodel_modified_memory(xendevicemodel_handle *dmod, domid_t domid,
+				   uint64_t first_pfn, uint32_t nr)
+{
+	(void)dmod, (void)domid, (void)first_pfn, (void)nr;
+	return stub_not_simulated(__func__, EOPNOTSUPP);
+}
+
+int xendevicemodel_modified_memory_bulk(xendevicemodel_handle *dmod, domid_t domid,
+					struct xen_dm_op_modified_memory_extent extents[],
+					uint32_t nr)
+{
+	(void)dmod, (void)domid, (void)extents, (void)nr;
+	return stub_not_simulated(__func__, EOPNOTSUPP);
+}
+
+int xendevicemodel_set_mem_type(xendevicemodel_handle *dmod, domid_t domid,
+				hvmmem_type_t mem_type, uint64_t first_pfn, uint32_t nr)
+{
+	(void)dmod, (void)domid, (void)mem_type, (void)first_pfn, (void)nr;
+	return stub_not_simulated(__func__, EOPNOTSUPP);
+}
+
+int xendevicemodel_inject_event(xendevicemodel_handle *dmod, domid_t domid, int vcpu,
+				uint8_t vector, uint8_t type, uint32_t error_code,
+				uint8_t insn_len, uint64_t extra)
+{
+	(void)dmod, (void)domid, (void)vcpu, (void)vector, (void)type, (void)error_code,
+		(void)insn_len, (void)extra;
+	return stub_not_simulated(__func__, EOPNOTSUPP);
+}
+
+int xendevicemodel_shutdown(xendevicemodel_handle *dmod, domid_t domid, unsigned int reason)
+{
+	(void)dmod, (void)domid, (void)reason;
+	return stub_not_simulated(__func__, EOPNOTSUPP);
+}
+
+int xendevicemodel_relocate_memory(xendevicemodel_handle *dmod, domid_t domid, uint32_t size,
+				   uint64_t src_gfn, uint64_t dst_gfn)
+{
+	(void)dmod, (void)domid, (void)size, (void)src_gfn, (void)dst_gfn;
+	return stub_not_simulated(__func__, EOPNOTSUPP);
+}
+
+int xendevicemodel_pin_memory_cacheattr(xendevicemodel_handle *dmod, domid_t domid,
+					uint64_t start, uint64_t end, uint32_t type)
+{
+	(void)dmod, (void)domid, (void)start, (void)end, (void)type;
+	return stub_not_simulated(__func__, EOPNOTSUPP);
+}
