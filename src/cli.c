@@ -22,10 +22,16 @@
 #define PROGRAM "xen-virtio-blkd"
 
 static const char help_text[] =
-	"Usage: " PROGRAM " --domid N --disk SPEC [--disk SPEC ...] [OPTIONS]\n"
-	"Serve files or block devices to a Xen guest as virtio-mmio block devices.\n"
+	"Usage: " PROGRAM " [OPTIONS]                 (service mode)\n"
+	"       " PROGRAM " --domid N --disk SPEC [--disk SPEC ...] [OPTIONS]\n"
+	"Serve files or block devices to Xen guests as virtio-mmio block devices.\n"
+	"Without --domid and --disk, and without [disk:NAME] sections in the\n"
+	"configuration file, serve every virtio disk the toolstack (xl) puts in\n"
+	"xenstore under backend/virtio_disk (Xen 4.17+) or backend/virtio (4.18+).\n"
 	"\n"
 	"Options:\n"
+	"  -c, --config FILE  configuration file (default " SYSCONFDIR "/xen/xen-virtio-blkd.conf\n"
+	"                     if it exists); command-line options override it\n"
 	"  --domid N          the guest domain to serve (1-32751)\n"
 	"  --disk SPEC        a disk to serve; repeat for more (at most 64 per guest).\n"
 	"                     SPEC is a comma-separated list of:\n"
@@ -328,6 +334,7 @@ enum { OPT_DOMID = 256, OPT_DISK };
 static const struct option long_options[] = {
 	{ "domid", required_argument, NULL, OPT_DOMID },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "config", required_argument, NULL, 'c' },
 	{ "foreground", no_argument, NULL, 'F' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -346,7 +353,7 @@ int cli_parse(int argc, char **argv, struct cli_options *opts, char *msg, size_t
 	optind = 0;
 	opterr = 0;
 	/* Leading ':' makes a missing option value return ':' rather than '?'. */
-	while ((c = getopt_long(argc, argv, ":FvhV", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":c:FvhV", long_options, NULL)) != -1) {
 		switch (c) {
 		case OPT_DOMID:
 			if (have_domid) {
@@ -362,6 +369,17 @@ int cli_parse(int argc, char **argv, struct cli_options *opts, char *msg, size_t
 			rc = parse_disk(optarg, opts, msg, msg_len);
 			if (rc < 0)
 				goto err;
+			break;
+		case 'c':
+			if (opts->config_path) {
+				rc = fail(msg, msg_len, "--config %s: given twice", optarg);
+				goto err;
+			}
+			if (optarg[0] == '\0') {
+				rc = fail(msg, msg_len, "--config: empty file name");
+				goto err;
+			}
+			opts->config_path = optarg;
 			break;
 		case 'F':
 			opts->foreground = true;
@@ -392,15 +410,16 @@ int cli_parse(int argc, char **argv, struct cli_options *opts, char *msg, size_t
 		rc = fail(msg, msg_len, "unexpected argument '%s'", argv[optind]);
 		goto err;
 	}
-	if (!have_domid) {
+	if (opts->n_disks > 0 && !have_domid) {
 		rc = fail(msg, msg_len, "--domid is required");
 		goto err;
 	}
-	/* Service mode (disks found in xenstore) will replace this check. */
-	if (opts->n_disks == 0) {
+	/* --domid alone: the guest's disks must come from a file named here. */
+	if (have_domid && opts->n_disks == 0 && !opts->config_path) {
 		rc = fail(msg, msg_len, "--disk is required");
 		goto err;
 	}
+	opts->have_domid = have_domid;
 	rc = check_disks(opts, msg, msg_len);
 	if (rc < 0)
 		goto err;

@@ -35,6 +35,8 @@ enum cli_action { CLI_RUN = 0, CLI_HELP, CLI_VERSION };
 
 struct cli_options {
 	enum cli_action action;
+	const char *config_path; /* -c FILE (points into argv); NULL: the default if present */
+	bool have_domid;
 	uint16_t domid;
 	unsigned verbose; /* -v count */
 	bool foreground;
@@ -43,6 +45,10 @@ struct cli_options {
 };
 
 /*
+ * Three ways to run: --domid N --disk ... (one guest, disks on the line);
+ * --domid N -c FILE (that guest's disks from the file); neither --domid
+ * nor --disk: the file's [disk:] sections, or else service mode.
+ *
  * Parse argv into opts (which needs no initialisation). On a usage error
  * returns -EINVAL with a one-line message naming the bad value in msg
  * (without the program name); opts then owns nothing. On success call

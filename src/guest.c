@@ -3,7 +3,9 @@
  * Glue between the layers for one guest: the virtio_host implementation
  * (guest memory, IRQ line, deferred queue processing), the MMIO window
  * handlers, the disk completion watch, and the order in which all of it
- * is set up and torn down. See guest.h.
+ * is set up and torn down. See guest.h. Each served disk is a separate
+ * allocation: the virtio core and the IOREQ layer hold pointers to it while
+ * other disks of the same guest come and go.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -44,15 +46,22 @@ struct guest {
 	uint16_t domid;
 	char name[16]; /* "dom5" */
 	struct loop *loop;
+	struct xen_handles *xh;
 	struct ioreq_server *ioreq;
 	struct guestmem *mem;
+	bool enabled; /* the IOREQ server: enabled once, with its first window */
 	unsigned n_disks;
-	struct served_disk disks[];
+	struct served_disk *disks[DISKS_PER_GUEST_MAX];
 };
 
 const char *guest_name(const struct guest *g)
 {
 	return g->name;
+}
+
+unsigned guest_disk_count(const struct guest *g)
+{
+	return g->n_disks;
 }
 
 /* virtio_host: what the virtio core may ask of us (see virtio_host.h). */
@@ -164,6 +173,76 @@ static int served_disk_open(struct served_disk *sd)
 	return rc;
 }
 
+/* Allocate a disk of g (not yet in g->disks) and open its image. */
+static int served_disk_new(struct guest *g, const struct disk_config *cfg,
+			   struct served_disk **out)
+{
+	struct served_disk *sd;
+	int rc;
+
+	*out = NULL;
+	sd = calloc(1, sizeof(*sd));
+	if (!sd) {
+		log_err(g->name, "out of memory");
+		return -ENOMEM;
+	}
+	sd->guest = g;
+	sd->disk_watch = (struct loop_watch){ .fd = -1, .cb = served_disk_completions };
+	sd->process = (struct loop_deferred){ .cb = served_disk_process };
+	sd->cfg = *cfg;
+	sd->cfg.spec = NULL;
+	snprintf(sd->name, sizeof(sd->name), "%s/%s", g->name, sd->cfg.vdev);
+	sd->path = strdup(cfg->path);
+	sd->cfg.path = sd->path;
+	if (!sd->path) {
+		log_err(sd->name, "out of memory");
+		free(sd);
+		return -ENOMEM;
+	}
+	rc = served_disk_open(sd);
+	if (rc < 0) {
+		free(sd->path);
+		free(sd);
+		return rc;
+	}
+	*out = sd;
+	return 0;
+}
+
+/* Undo served_disk_start() and served_disk_new(). The guest memory cache still exists. */
+static void served_disk_free(struct served_disk *sd)
+{
+	struct guest *g = sd->guest;
+
+	/* No more register accesses reach the device once its window is gone. */
+	if (sd->window_added)
+		ioreq_server_remove_window(g->ioreq, sd->cfg.base);
+	sd->window_added = false;
+	/* Resets the device: in-flight I/O drained, guest mappings returned. */
+	virtio_blk_destroy(sd->blk);
+	sd->blk = NULL;
+	if (g->loop) {
+		loop_del(g->loop, &sd->disk_watch);
+		loop_cancel(g->loop, &sd->process);
+	}
+	disk_close(sd->disk);
+	free(sd->path);
+	free(sd);
+}
+
+static struct guest *guest_alloc(uint16_t domid)
+{
+	struct guest *g = calloc(1, sizeof(*g));
+
+	if (!g) {
+		log_err(NULL, "dom%u: out of memory", domid);
+		return NULL;
+	}
+	g->domid = domid;
+	snprintf(g->name, sizeof(g->name), "dom%u", domid);
+	return g;
+}
+
 int guest_open(uint16_t domid, const struct disk_config *disks, unsigned n_disks,
 	       struct guest **out)
 {
@@ -171,36 +250,17 @@ int guest_open(uint16_t domid, const struct disk_config *disks, unsigned n_disks
 	int rc;
 
 	*out = NULL;
-	g = calloc(1, sizeof(*g) + n_disks * sizeof(g->disks[0]));
-	if (!g) {
-		log_err(NULL, "dom%u: out of memory", domid);
+	if (n_disks > DISKS_PER_GUEST_MAX)
+		return -EINVAL;
+	g = guest_alloc(domid);
+	if (!g)
 		return -ENOMEM;
-	}
-	g->domid = domid;
-	snprintf(g->name, sizeof(g->name), "dom%u", domid);
-	g->n_disks = n_disks;
-	for (unsigned i = 0; i < n_disks; i++) {
-		struct served_disk *sd = &g->disks[i];
-
-		sd->guest = g;
-		sd->disk_watch = (struct loop_watch){ .fd = -1, .cb = served_disk_completions };
-		sd->process = (struct loop_deferred){ .cb = served_disk_process };
-		sd->cfg = disks[i];
-		sd->cfg.spec = NULL;
-		sd->path = strdup(disks[i].path);
-		sd->cfg.path = sd->path;
-		snprintf(sd->name, sizeof(sd->name), "%s/%s", g->name, sd->cfg.vdev);
-		if (!sd->path) {
-			log_err(sd->name, "out of memory");
-			rc = -ENOMEM;
-			goto err;
-		}
-	}
 	/* Every image before any Xen handle: a typo fails fast and clearly. */
 	for (unsigned i = 0; i < n_disks; i++) {
-		rc = served_disk_open(&g->disks[i]);
+		rc = served_disk_new(g, &disks[i], &g->disks[i]);
 		if (rc < 0)
 			goto err;
+		g->n_disks++;
 	}
 	*out = g;
 	return 0;
@@ -210,9 +270,10 @@ err:
 	return rc;
 }
 
-static int served_disk_start(struct served_disk *sd, struct xen_handles *xh)
+static int served_disk_start(struct served_disk *sd)
 {
 	struct guest *g = sd->guest;
+	struct xen_handles *xh = g->xh;
 	struct virtio_blk_params params = {
 		.read_only = sd->cfg.read_only || sd->disk->read_only,
 		.num_queues = 1,
@@ -261,24 +322,42 @@ static void served_disk_log(const struct served_disk *sd)
 		 ro ? "read-only" : "read-write", sd->cfg.mmio_version, sd->cfg.base, sd->cfg.irq);
 }
 
-int guest_start(struct guest *g, struct xen_handles *xh, struct loop *loop)
+/* The IOREQ server (not enabled) and the guest-memory cache. */
+static int guest_xen_setup(struct guest *g, struct xen_handles *xh, struct loop *loop)
 {
-	unsigned int nr_vcpus = 0;
 	int rc;
 
 	g->loop = loop;
+	g->xh = xh;
 	/* The xen/ layer logs its own failures (naming the Xen call), except below. */
 	rc = ioreq_server_create(xh, loop, g->domid, g->name, guest_invalidate, g, &g->ioreq);
 	if (rc < 0)
 		return rc;
 	rc = guestmem_create(xh, g->domid, g->name, GUESTMEM_MAX_BUCKETS, &g->mem);
-	if (rc < 0) {
-		if (rc != -ENOMEM)
-			log_err(g->name, "cannot set up guest memory access: %s", strerror(-rc));
+	if (rc < 0 && rc != -ENOMEM)
+		log_err(g->name, "cannot set up guest memory access: %s", strerror(-rc));
+	return rc;
+}
+
+static unsigned guest_nr_vcpus(const struct guest *g)
+{
+	unsigned int nr_vcpus = 0;
+
+	/* For the log line only: the IOREQ server already sized itself by it. */
+	if (xendevicemodel_nr_vcpus(g->xh->dm, g->domid, &nr_vcpus) < 0)
+		nr_vcpus = 0;
+	return nr_vcpus;
+}
+
+int guest_start(struct guest *g, struct xen_handles *xh, struct loop *loop)
+{
+	int rc;
+
+	rc = guest_xen_setup(g, xh, loop);
+	if (rc < 0)
 		return rc;
-	}
 	for (unsigned i = 0; i < g->n_disks; i++) {
-		rc = served_disk_start(&g->disks[i], xh);
+		rc = served_disk_start(g->disks[i]);
 		if (rc < 0)
 			return rc;
 	}
@@ -286,42 +365,90 @@ int guest_start(struct guest *g, struct xen_handles *xh, struct loop *loop)
 	rc = ioreq_server_enable(g->ioreq);
 	if (rc < 0)
 		return rc;
-	/* For the log line only: the IOREQ server already sized itself by it. */
-	if (xendevicemodel_nr_vcpus(xh->dm, g->domid, &nr_vcpus) < 0)
-		nr_vcpus = 0;
+	g->enabled = true;
 
 	for (unsigned i = 0; i < g->n_disks; i++)
-		served_disk_log(&g->disks[i]);
-	log_info(g->name, "ready: %u disk(s), %u vCPU(s)", g->n_disks, nr_vcpus);
+		served_disk_log(g->disks[i]);
+	log_info(g->name, "ready: %u disk(s), %u vCPU(s)", g->n_disks, guest_nr_vcpus(g));
 	return 0;
+}
+
+int guest_create(uint16_t domid, struct xen_handles *xh, struct loop *loop, struct guest **out)
+{
+	struct guest *g;
+	int rc;
+
+	*out = NULL;
+	g = guest_alloc(domid);
+	if (!g)
+		return -ENOMEM;
+	rc = guest_xen_setup(g, xh, loop);
+	if (rc < 0) {
+		guest_destroy(g);
+		return rc;
+	}
+	*out = g;
+	return 0;
+}
+
+int guest_add_disk(struct guest *g, const struct disk_config *cfg, struct served_disk **out)
+{
+	struct served_disk *sd;
+	int rc;
+
+	*out = NULL;
+	if (g->n_disks == DISKS_PER_GUEST_MAX) {
+		log_err(g->name, "%s: more than %u disks", cfg->vdev, DISKS_PER_GUEST_MAX);
+		return -ENOSPC;
+	}
+	rc = served_disk_new(g, cfg, &sd);
+	if (rc < 0)
+		return rc;
+	rc = served_disk_start(sd);
+	if (rc < 0)
+		goto err;
+	/* The window exists before the guest can reach it. */
+	if (!g->enabled) {
+		rc = ioreq_server_enable(g->ioreq);
+		if (rc < 0)
+			goto err;
+		g->enabled = true;
+	}
+	g->disks[g->n_disks++] = sd;
+	served_disk_log(sd);
+	log_info(sd->name, "ready: %u disk(s) for %s, %u vCPU(s)", g->n_disks, g->name,
+		 guest_nr_vcpus(g));
+	*out = sd;
+	return 0;
+
+err:
+	served_disk_free(sd);
+	return rc;
+}
+
+void guest_remove_disk(struct guest *g, struct served_disk *sd)
+{
+	for (unsigned i = 0; i < g->n_disks; i++) {
+		if (g->disks[i] != sd)
+			continue;
+		log_info(sd->name, "stopping");
+		served_disk_free(sd);
+		g->disks[i] = g->disks[--g->n_disks];
+		g->disks[g->n_disks] = NULL;
+		return;
+	}
 }
 
 void guest_destroy(struct guest *g)
 {
 	if (!g)
 		return;
-	for (unsigned i = 0; i < g->n_disks; i++) {
-		struct served_disk *sd = &g->disks[i];
-
-		/* No more register accesses reach the device once its window is gone. */
-		if (sd->window_added)
-			ioreq_server_remove_window(g->ioreq, sd->cfg.base);
-		sd->window_added = false;
-		/* Resets the device: in-flight I/O drained, guest mappings returned. */
-		virtio_blk_destroy(sd->blk);
-		sd->blk = NULL;
-		if (g->loop) {
-			loop_del(g->loop, &sd->disk_watch);
-			loop_cancel(g->loop, &sd->process);
-		}
-	}
+	for (unsigned i = 0; i < g->n_disks; i++)
+		served_disk_free(g->disks[i]);
+	g->n_disks = 0;
 	ioreq_server_destroy(g->ioreq);
 	g->ioreq = NULL;
 	guestmem_destroy(g->mem);
 	g->mem = NULL;
-	for (unsigned i = 0; i < g->n_disks; i++) {
-		disk_close(g->disks[i].disk);
-		free(g->disks[i].path);
-	}
 	free(g);
 }

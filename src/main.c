@@ -29,6 +29,7 @@
 #include "guest.h"
 #include "log.h"
 #include "loop.h"
+#include "service.h"
 #include "signals.h"
 #include "xen/xen_handles.h"
 
@@ -39,12 +40,16 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 struct daemon {
 	struct cli_options opts;
 	char name[16]; /* "dom5": prefix of daemon-wide lines about the guest */
+	const char *prefix; /* name, or NULL in service mode (many guests) */
+	bool service; /* no disk given: discover them in xenstore */
+	int lock_fd;  /* service mode's singleton lock, -1 when not held */
 	enum log_level level;
 	bool detached; /* a detached child still reporting to its parent */
 	struct loop *loop;
 	struct signals sig;
 	struct xen_handles xh;
 	struct guest *guest;
+	struct service *svc;
 };
 
 static void on_signal(struct signals *sig, int signo)
@@ -54,12 +59,12 @@ static void on_signal(struct signals *sig, int signo)
 	switch (signo) {
 	case SIGTERM:
 	case SIGINT:
-		log_info(d->name, "stopping (SIG%s)", sigabbrev_np(signo));
+		log_info(d->prefix, "stopping (SIG%s)", sigabbrev_np(signo));
 		loop_stop(d->loop);
 		break;
 	case SIGHUP:
 		/* Everything comes from the command line: nothing to re-read. */
-		log_info(d->name, "SIGHUP: nothing to reload");
+		log_info(d->prefix, "SIGHUP: nothing to reload");
 		break;
 	default:
 		break;
@@ -188,19 +193,44 @@ static void detach_finish(struct daemon *d)
 	log_setup(LOG_TO_SYSLOG, d->level);
 	/* Images are open: relative paths no longer matter; don't pin a mount. */
 	if (chdir("/") < 0)
-		log_warn(d->name, "cannot chdir to /: %s", strerror(errno));
+		log_warn(d->prefix, "cannot chdir to /: %s", strerror(errno));
 	d->detached = false;
 }
 
 /* NULL-tolerant, in reverse order of setup: the error path and the normal one. */
 static void daemon_teardown(struct daemon *d)
 {
+	service_destroy(d->svc);
+	d->svc = NULL;
 	guest_destroy(d->guest);
 	d->guest = NULL;
 	xen_handles_close(&d->xh);
 	signals_close(&d->sig);
 	loop_destroy(d->loop);
 	d->loop = NULL;
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
+	d->lock_fd = -1;
+}
+
+/* Service mode: the lock, then Xen, then xenstore (its first event reconciles). */
+static int service_start(struct daemon *d)
+{
+	struct service_options o = { .cache = DISK_CACHE_WRITEBACK };
+	int rc;
+
+	rc = service_lock();
+	if (rc < 0)
+		return rc;
+	d->lock_fd = rc;
+	rc = xen_handles_open(&d->xh);
+	if (rc < 0)
+		return rc;
+	rc = service_create(d->loop, &d->xh, &o, &d->svc);
+	if (rc < 0)
+		return rc;
+	log_info(NULL, "ready: service mode");
+	return 0;
 }
 
 static int daemon_run(struct daemon *d)
@@ -216,6 +246,12 @@ static int daemon_run(struct daemon *d)
 	rc = signals_open(&d->sig, d->loop, on_signal);
 	if (rc < 0)
 		goto err;
+	if (d->service) {
+		rc = service_start(d);
+		if (rc < 0)
+			goto err;
+		goto run;
+	}
 	/* Images first: a wrong path is reported even where Xen is absent. */
 	rc = guest_open(d->opts.domid, d->opts.disks, d->opts.n_disks, &d->guest);
 	if (rc < 0)
@@ -226,16 +262,17 @@ static int daemon_run(struct daemon *d)
 	rc = guest_start(d->guest, &d->xh, d->loop);
 	if (rc < 0)
 		goto err;
+run:
 	if (d->detached)
 		detach_finish(d);
 
 	rc = loop_run(d->loop);
 	if (rc < 0)
-		log_err(d->name, "event loop failed: %s", strerror(-rc));
+		log_err(d->prefix, "event loop failed: %s", strerror(-rc));
 	daemon_teardown(d);
 	if (rc < 0)
 		return EXIT_RUNTIME;
-	log_info(d->name, "stopped");
+	log_info(d->prefix, "stopped");
 	return EXIT_OK;
 
 err:
@@ -245,7 +282,7 @@ err:
 
 int main(int argc, char **argv)
 {
-	struct daemon d = { .sig = SIGNALS_INIT };
+	struct daemon d = { .sig = SIGNALS_INIT, .lock_fd = -1 };
 	char msg[512];
 	int status = EXIT_OK;
 
@@ -263,6 +300,8 @@ int main(int argc, char **argv)
 	}
 
 	snprintf(d.name, sizeof(d.name), "dom%u", d.opts.domid);
+	d.service = !d.opts.have_domid && d.opts.n_disks == 0;
+	d.prefix = d.service ? NULL : d.name;
 	d.level = d.opts.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO;
 	/* stderr until ready, even when detaching: the parent relays it. */
 	log_setup(LOG_TO_STDERR, d.level);

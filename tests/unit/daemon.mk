@@ -3,3 +3,6 @@
 UNIT_TESTS += test_cli
 test_cli_SRCS := tests/unit/test_cli.c tests/unit/check.c src/cli.c
 test_cli_LIBS :=
+UNIT_TESTS += test_store_parse
+test_store_parse_SRCS := tests/unit/test_store_parse.c tests/unit/check.c src/xen/store_parse.c
+test_store_parse_LIBS :=

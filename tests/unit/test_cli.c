@@ -326,7 +326,10 @@ TEST(missing_domid_or_disk)
 {
 	CHECK_REJECTS(parse("--disk", "path=a,base=0x2000000,irq=33", NULL), "--domid is required");
 	CHECK_REJECTS(parse("--domid", "5", NULL), "--disk is required");
-	CHECK_REJECTS(parse(NULL), "--domid is required");
+	/* Neither: service mode (issue 5). */
+	CHECK_EQ(parse(NULL), 0);
+	CHECK(!opts.have_domid);
+	CHECK_EQ(opts.n_disks, 0);
 }
 
 TEST(bad_options_rejected)

@@ -84,7 +84,7 @@ static void *irq_main(void *arg)
 {
 	struct gblk *b = arg;
 	struct sim_guest *g = b->dev.vm->sim;
-	uint64_t seen = sim_irq_count(g, b->dev.irq);
+	uint64_t seen = b->irq_seen; /* read before DRIVER_OK: no edge is missed */
 
 	while (!atomic_load(&b->irq_stop)) {
 		if (sim_irq_wait(g, b->dev.irq, seen, IRQ_POLL_MS) != 0)
@@ -190,6 +190,7 @@ int gblk_start(struct gblk *b, unsigned vcpu)
 			nq = 1;
 	}
 	b->nr_queues = nq;
+	b->irq_seen = sim_irq_count(b->dev.vm->sim, b->dev.irq);
 	for (unsigned q = 0; q < nq && !r; q++)
 		r = queue_start(b, vcpu, q);
 	if (!r)
@@ -423,6 +424,29 @@ void gblk_req_copy_out(const struct gblk_req *r, void *dst, uint32_t len)
 	}
 }
 
+static int submit_chain(struct gblk *b, unsigned q, struct gblk_req *r, const struct gvq_seg *segs,
+			unsigned n, bool indirect)
+{
+	struct gvq *vq = &b->vq[q];
+	int head;
+
+	pthread_mutex_lock(&vq->lock);
+	if (atomic_load(&b->gone)) {
+		pthread_mutex_unlock(&vq->lock);
+		return -ENODEV;
+	}
+	r->done = false;
+	r->vq = vq;
+	if (indirect && n <= r->max_segs + 3)
+		head = gvq_add(vq, segs, n, r->itable, r->itable_gpa, r);
+	else
+		head = gvq_add(vq, segs, n, NULL, 0, r);
+	if (head >= 0)
+		r->inflight = true;
+	pthread_mutex_unlock(&vq->lock);
+	return head < 0 ? head : 0;
+}
+
 int gblk_submit(struct gblk *b, unsigned q, struct gblk_req *r)
 {
 	struct gvq_seg segs[GBLK_MAX_QSIZE];
@@ -430,7 +454,6 @@ int gblk_submit(struct gblk *b, unsigned q, struct gblk_req *r)
 	struct gvq *vq = &b->vq[q];
 	bool write = device_writes_data(r), merged = status_merged(r);
 	unsigned n = 0;
-	int head;
 
 	if (q >= b->nr_queues || r->nseg + 3 > GBLK_MAX_QSIZE)
 		return -EINVAL;
@@ -454,23 +477,18 @@ int gblk_submit(struct gblk *b, unsigned q, struct gblk_req *r)
 		segs[n++] = (struct gvq_seg){ r->status_gpa, 1, true };
 		r->status_at = r->status;
 	}
-	*r->status_at = GBLK_S_UNTOUCHED;
+	return submit_chain(b, q, r, segs, n, (r->layout & GBLK_L_INDIRECT) && vq->indirect);
+}
 
-	pthread_mutex_lock(&vq->lock);
-	if (atomic_load(&b->gone)) {
-		pthread_mutex_unlock(&vq->lock);
-		return -ENODEV;
-	}
-	r->done = false;
-	r->vq = vq;
-	if ((r->layout & GBLK_L_INDIRECT) && vq->indirect && n <= r->max_segs + 3)
-		head = gvq_add(vq, segs, n, r->itable, r->itable_gpa, r);
-	else
-		head = gvq_add(vq, segs, n, NULL, 0, r);
-	if (head >= 0)
-		r->inflight = true;
-	pthread_mutex_unlock(&vq->lock);
-	return head < 0 ? head : 0;
+int gblk_submit_segs(struct gblk *b, unsigned q, struct gblk_req *r, const struct gvq_seg *segs,
+		     unsigned n, bool indirect)
+{
+	if (q >= b->nr_queues || n == 0)
+		return -EINVAL;
+	r->status_at = r->status;
+	*r->status_at = GBLK_S_UNTOUCHED;
+	r->result = GBLK_S_UNTOUCHED;
+	return submit_chain(b, q, r, segs, n, indirect);
 }
 
 int gblk_kick(struct gblk *b, unsigned vcpu, unsigned q)
@@ -568,6 +586,16 @@ int gblk_do(struct gblk *b, unsigned vcpu, struct gblk_req *r)
 	rc = gblk_kick(b, vcpu, q);
 	if (rc)
 		return rc;
+	return gblk_wait_req(b, r);
+}
+
+int gblk_wait_req(struct gblk *b, struct gblk_req *r)
+{
+	struct gvq *vq = r->vq;
+	unsigned q = vq->index;
+	uint64_t seen;
+	int rc = 0;
+
 	pthread_mutex_lock(&vq->lock);
 	while (!r->done) {
 		seen = vq->completions;

@@ -127,6 +127,7 @@ struct gblk {
 	/* Interrupt handler. */
 	pthread_t irq_thread;
 	bool irq_running;
+	uint64_t irq_seen; /* edges on the line before the handler started */
 	atomic_bool irq_stop;
 	atomic_ulong irqs, spurious_irqs, config_irqs;
 	atomic_bool needs_reset; /* DEVICE_NEEDS_RESET seen */
@@ -177,6 +178,8 @@ int gblk_kick(struct gblk *b, unsigned vcpu, unsigned q);
 int gblk_wait_progress(struct gblk *b, unsigned q, uint64_t *seen, unsigned timeout_ms);
 /* Submit on vcpu's queue, kick, wait for r. */
 int gblk_do(struct gblk *b, unsigned vcpu, struct gblk_req *r);
+/* Wait until the submitted r is done (or the wait fails). */
+int gblk_wait_req(struct gblk *b, struct gblk_req *r);
 
 /* Synchronous calls through vcpu's own request; *status gets the status byte. */
 int gblk_read(struct gblk *b, unsigned vcpu, uint64_t sector, void *buf, uint32_t len,
@@ -188,6 +191,14 @@ int gblk_get_id(struct gblk *b, unsigned vcpu, void *buf, uint32_t len, uint8_t 
 
 /* Hostile tests: write vq->desc yourself, then publish a head and kick. */
 int gvq_publish_raw(struct gvq *vq, uint16_t head);
+struct gvq_seg;
+/*
+ * Hostile tests: put any chain on queue q on behalf of r (which gets its
+ * result from r->status; make segs point the status there, or not). Kick
+ * and gblk_wait_req as usual.
+ */
+int gblk_submit_segs(struct gblk *b, unsigned q, struct gblk_req *r, const struct gvq_seg *segs,
+		     unsigned n, bool indirect);
 
 /* Ring internals (guest_vq.c); the caller holds vq->lock. */
 struct gvq_seg {

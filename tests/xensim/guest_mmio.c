@@ -120,6 +120,17 @@ int guest_vm_ioreq(struct guest_vm *vm, unsigned vcpu, const ioreq_t *req, ioreq
 	return r;
 }
 
+int guest_vm_invalidate(struct guest_vm *vm)
+{
+	int r;
+
+	pthread_mutex_lock(&vm->vcpu_lock[0]);
+	r = sim_invalidate(vm->sim);
+	pthread_mutex_unlock(&vm->vcpu_lock[0]);
+	note_result(vm, r);
+	return r;
+}
+
 void guest_mmio_bind(struct guest_mmio *d, struct guest_vm *vm, uint64_t base, unsigned irq)
 {
 	*d = (struct guest_mmio){ .vm = vm, .base = base, .irq = irq };

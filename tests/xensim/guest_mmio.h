@@ -43,6 +43,12 @@ int guest_vm_read(struct guest_vm *vm, unsigned vcpu, uint64_t addr, unsigned si
 int guest_vm_write(struct guest_vm *vm, unsigned vcpu, uint64_t addr, unsigned size, uint64_t val);
 /* Any ioreq on vcpu, under the vCPU's lock. */
 int guest_vm_ioreq(struct guest_vm *vm, unsigned vcpu, const ioreq_t *req, ioreq_t *resp);
+/*
+ * A p2m change (balloon, decrease_reservation): Xen broadcasts
+ * IOREQ_TYPE_INVALIDATE from the vCPU that made it; xensim uses vCPU 0,
+ * so this takes vCPU 0's turn.
+ */
+int guest_vm_invalidate(struct guest_vm *vm);
 
 /* A virtio-mmio device as its driver sees it. */
 struct guest_mmio {

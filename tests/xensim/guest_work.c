@@ -18,6 +18,7 @@
 #define PATTERN_MAGIC 0x58564221u /* "XVB!" */
 #define WORDS_PER_SECTOR (GBLK_SECTOR / 8)
 #define RANDOM_ALIGN_SECTORS 8u /* random I/O is 4 KiB aligned */
+#define WAIT_SLICE_MS 100u
 
 static uint64_t mix64(uint64_t x)
 {
@@ -386,6 +387,20 @@ static unsigned submit_some(struct worker *wk, bool *more, unsigned *busy, bool 
 	return added;
 }
 
+/* gblk_wait_progress in slices, so that a stop request is seen promptly. */
+static int wait_slices(struct worker *wk, uint64_t *seen)
+{
+	unsigned total = wk->b->opts.timeout_ms ? wk->b->opts.timeout_ms : GUEST_TIMEOUT_MS;
+	int rc = -ETIMEDOUT;
+
+	for (unsigned waited = 0; waited < total && rc == -ETIMEDOUT; waited += WAIT_SLICE_MS) {
+		if (stopped(wk))
+			return -ECANCELED;
+		rc = gblk_wait_progress(wk->b, wk->q, seen, WAIT_SLICE_MS);
+	}
+	return rc;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *wk = arg;
@@ -426,7 +441,9 @@ static void *worker_main(void *arg)
 		}
 		if (harvested || !busy)
 			continue;
-		rc = gblk_wait_progress(wk->b, wk->q, &seen, 0);
+		rc = wait_slices(wk, &seen);
+		if (rc == -ECANCELED)
+			break;
 		if (rc == -ETIMEDOUT) {
 			wk->res.timeouts++;
 			fail(wk, rc, "vcpu %u: no completion within the timeout (%u in flight)",

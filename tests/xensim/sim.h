@@ -120,7 +120,8 @@ int sim_mmio_write(struct sim_guest *g, unsigned vcpu, uint64_t addr, unsigned s
 int sim_ioreq_raw(struct sim_guest *g, unsigned vcpu, const ioreq_t *req, ioreq_t *resp);
 /*
  * Broadcast IOREQ_TYPE_INVALIDATE (size 4, write, data ~0) from vCPU 0 to
- * every enabled server of the guest and wait for all their responses.
+ * every enabled server of the guest and wait for all their responses. If
+ * another thread is using vCPU 0, waits for that access to finish first.
  */
 int sim_invalidate(struct sim_guest *g);
 
@@ -152,10 +153,10 @@ unsigned sim_violations(struct sim *sim, char *buf, size_t len);
  * and XENSIM_SOCKET (and XENSTORED_PATH if xenstore is on); the rest of
  * the environment (ASAN_OPTIONS...) is kept. Its stdout and stderr go to
  * log_path (truncated), stdin is /dev/null, and it is killed if the test
- * process dies. sim_daemon_wait_log waits for an extended regex in that
- * log (-ETIMEDOUT). sim_daemon_stop sends sig (0: none) and waits for the
- * exit (wait status in *status); past timeout_ms it sends SIGKILL, reaps
- * and returns -ETIMEDOUT.
+ * process dies. sim_daemon_wait_log waits until an extended regex matches
+ * a line of that log (newline stripped), else -ETIMEDOUT. sim_daemon_stop
+ * sends sig (0: none) and waits for the exit (wait status in *status);
+ * past timeout_ms it sends SIGKILL, reaps and returns -ETIMEDOUT.
  */
 int sim_daemon_start(struct sim *sim, char *const argv[], const char *log_path, pid_t *pid);
 int sim_daemon_wait_log(const char *log_path, const char *regex, unsigned timeout_ms);

@@ -31,10 +31,11 @@ endef
 XENSIM_PIC_COMMON := $(XENSIM_OUT)/pic/stub_common.o
 XENSIM_TOOLCORE := $(XENSIM_LIBDIR)/libxentoolcore.so.1
 $(eval $(call xensim_stub_lib,xentoolcore,$(XENSIM_OUT)/pic/stub_toolcore.o,))
-$(eval $(call xensim_stub_lib,xendevicemodel,$(XENSIM_OUT)/pic/stub_devicemodel.o $(XENSIM_PIC_COMMON),$(XENSIM_TOOLCORE)))
-$(eval $(call xensim_stub_lib,xenforeignmemory,$(XENSIM_OUT)/pic/stub_foreignmemory.o $(XENSIM_PIC_COMMON),$(XENSIM_TOOLCORE)))
-$(eval $(call xensim_stub_lib,xenevtchn,$(XENSIM_OUT)/pic/stub_evtchn.o $(XENSIM_PIC_COMMON),$(XENSIM_TOOLCORE)))
-$(eval $(call xensim_stub_lib,xengnttab,$(XENSIM_OUT)/pic/stub_gnttab.o $(XENSIM_PIC_COMMON),))
+XENSIM_PIC = $(XENSIM_OUT)/pic/stub_$(1).o $(XENSIM_PIC_COMMON)
+$(eval $(call xensim_stub_lib,xendevicemodel,$(call XENSIM_PIC,devicemodel),$(XENSIM_TOOLCORE)))
+$(eval $(call xensim_stub_lib,xenforeignmemory,$(call XENSIM_PIC,foreignmemory),$(XENSIM_TOOLCORE)))
+$(eval $(call xensim_stub_lib,xenevtchn,$(call XENSIM_PIC,evtchn),$(XENSIM_TOOLCORE)))
+$(eval $(call xensim_stub_lib,xengnttab,$(call XENSIM_PIC,gnttab),))
 
 XENSIM_STUB_LIBS := $(addprefix $(XENSIM_LIBDIR)/,libxendevicemodel.so.1 \
 	libxenforeignmemory.so.1 libxenevtchn.so.1 libxengnttab.so.1 libxentoolcore.so.1)

@@ -6,7 +6,6 @@
  * holdings count.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,7 +102,7 @@ static void conn_close_locked(struct sim *sim, struct sim_conn *c)
 
 static int hello_locked(struct sim_conn *c, const struct sim_msg *m, int *fd_out)
 {
-	int pipefd[2];
+	int sv[2];
 
 	if (c->kind != 0 || m->arg[0] != SIM_PROTO_MAGIC || m->arg[1] != SIM_PROTO_VERSION)
 		return -EPROTO;
@@ -114,12 +113,13 @@ static int hello_locked(struct sim_conn *c, const struct sim_msg *m, int *fd_out
 	c->ident = ((uint64_t)(uint32_t)c->pid << 32) | (m->arg[3] & 0xffffu);
 	if (c->kind != SIM_KIND_EVTCHN)
 		return 0;
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
+	/* A socket rather than a pipe: a write after the reader died must
+	 * give EPIPE, not SIGPIPE. Non-blocking: never stall the server. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	/* Never block the server on a daemon that stops reading. */
-	fcntl(pipefd[1], F_SETFL, O_NONBLOCK);
-	c->ev_wfd = pipefd[1];
-	*fd_out = pipefd[0];
+	shutdown(sv[0], SHUT_WR);
+	c->ev_wfd = sv[1];
+	*fd_out = sv[0];
 	return 0;
 }
 

@@ -146,8 +146,11 @@ static bool log_matches(const char *path, const regex_t *re)
 
 	if (!f)
 		return false;
-	while (!found && getline(&line, &cap, f) >= 0)
+	for (ssize_t n; !found && (n = getline(&line, &cap, f)) >= 0;) {
+		if (n > 0 && line[n - 1] == '\n')
+			line[n - 1] = '\0'; /* so that '$' matches the end of the line */
 		found = regexec(re, line, 0, NULL, 0) == 0;
+	}
 	free(line);
 	fclose(f);
 	return found;

@@ -4,13 +4,13 @@
  * ports allocated unbound for the server's creator (as
  * alloc_unbound_xen_event_channel does), binding them to local ports
  * (EVTCHNOP_bind_interdomain, which marks the new port pending), delivery
- * into the binder's event pipe with the Linux evtchn driver's masking
+ * into the binder's event socket with the Linux evtchn driver's masking
  * (masked on delivery; a notification while masked is delivered at
  * unmask), and notifications from the emulator waking the vCPU.
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <unistd.h>
+#include <sys/socket.h>
 
 #include "sim_internal.h"
 
@@ -61,8 +61,9 @@ static void lport_deliver_locked(struct sim *sim, uint32_t port)
 	}
 	lp->masked = true;
 	lp->pending = false;
-	if (write(lp->conn->ev_wfd, &port, sizeof(port)) != (ssize_t)sizeof(port))
-		sim_violation(sim, "pid %d: event pipe full, event on local port %u lost",
+	if (send(lp->conn->ev_wfd, &port, sizeof(port), MSG_NOSIGNAL | MSG_DONTWAIT) !=
+	    (ssize_t)sizeof(port) && errno != EPIPE && errno != ECONNRESET)
+		sim_violation(sim, "pid %d: event queue full, event on local port %u lost",
 			      (int)lp->conn->pid, port);
 }
 

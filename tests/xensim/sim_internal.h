@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "sim.h"
 #include "sim_proto.h"
@@ -122,7 +123,7 @@ struct sim_conn {
 	pid_t pid;
 	uint64_t ident;     /* caller domain: pid, or XENSIM_CALLER_DOMID */
 	uint32_t kind;      /* enum sim_kind; 0 before HELLO */
-	int ev_wfd;         /* evtchn: write end of the event pipe */
+	int ev_wfd;         /* evtchn: sending end of the event socket */
 	struct sim_fmap *fmaps;
 	size_t nr_fmaps, cap_fmaps;
 	uint64_t fpages;

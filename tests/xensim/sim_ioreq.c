@@ -9,6 +9,7 @@
  * access (servers scanned 7 -> 0, the whole access must be in one range).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>

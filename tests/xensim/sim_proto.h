@@ -7,15 +7,15 @@
  * library handle is its own connection and starts with SIM_OP_HELLO. Each
  * message is one fixed-size struct sim_msg; synchronous operations get one
  * struct sim_reply back, carrying at most one file descriptor (SCM_RIGHTS):
- * the event pipe, guest RAM's memfd or an ioreq page's memfd. "Posted"
+ * the event socket, guest RAM's memfd or an ioreq page's memfd. "Posted"
  * operations (notify, unmask, mapping notes) get no reply: they are
  * validated by the stand-in where the real library would fail, and the
  * simulator checks them in order with everything else on that connection.
  *
  * Event channels: the simulator writes each delivered local port (4 bytes)
- * into a pipe whose read end is the handle's xenevtchn_fd(), exactly what
- * /dev/xen/evtchn returns on read(); the port stays masked until the
- * stand-in posts SIM_OP_EV_UNMASK.
+ * into a stream socket whose other end is the handle's xenevtchn_fd(),
+ * exactly what /dev/xen/evtchn returns on read(); the port stays masked
+ * until the stand-in posts SIM_OP_EV_UNMASK.
  */
 #ifndef XENSIM_SIM_PROTO_H
 #define XENSIM_SIM_PROTO_H
@@ -42,7 +42,7 @@ enum sim_kind {
 /* arg[] use per op; "-> " is the reply's val[] / fd. */
 enum sim_op {
 	/* arg0 magic, arg1 version, arg2 kind, arg3 caller domid + 1 (0: none)
-	 * -> evtchn: fd = read end of the event pipe */
+	 * -> evtchn: fd = receiving end of the event socket */
 	SIM_OP_HELLO = 1,
 
 	/* libxendevicemodel; domid is the target guest */

@@ -69,6 +69,19 @@ static void slot_release_locked(struct sim_server *s, unsigned vcpu, bool abando
 	sim_server_put_locked(s);
 }
 
+/* Why the daemon may not have seen the request, for the timeout message. */
+static const char *port_diagnosis(struct sim_guest *g, uint32_t gport)
+{
+	uint32_t lport = g->gports[gport].lport;
+	struct sim_lport *lp = lport ? g->sim->lports[lport] : NULL;
+
+	if (!lp)
+		return ", its event channel is not bound";
+	if (lp->masked && lp->pending)
+		return ", its event is pending on a port never unmasked";
+	return "";
+}
+
 static int slot_wait_locked(struct sim_server *s, unsigned vcpu, ioreq_t *resp)
 {
 	struct sim_guest *g = s->g;
@@ -122,10 +135,11 @@ static int slot_wait_locked(struct sim_server *s, unsigned vcpu, ioreq_t *resp)
 		now = sim_now_ms();
 		if (now >= deadline) {
 			sim_violation(sim,
-				      "dom%u server %u vCPU %u: no response within %u ms (state %u%s)",
+				      "dom%u server %u vCPU %u: no response within %u ms (state %u%s%s)",
 				      g->domid, s->id, vcpu, sim->timeout_ms, state,
 				      state == STATE_IORESP_READY ? ", IORESP_READY never notified"
-								  : "");
+								  : "",
+				      port_diagnosis(g, slot->gport));
 			slot_release_locked(s, vcpu, true);
 			return -ETIMEDOUT;
 		}
@@ -148,14 +162,33 @@ static void check_read_width(struct sim_server *s, unsigned vcpu, const ioreq_t 
 			      (uint64_t)resp->data);
 }
 
-static int vcpu_enter_locked(struct sim_guest *g, unsigned vcpu)
+/*
+ * Claims the vCPU for one access. An access from another thread on the
+ * same vCPU is a test bug (-EBUSY); an invalidation waits for the vCPU's
+ * current access instead, as a real vCPU finishes it before its next
+ * hypercall.
+ */
+static int vcpu_enter_locked(struct sim_guest *g, unsigned vcpu, bool wait)
 {
+	struct sim *sim = g->sim;
+	struct timespec ts;
+
 	if (vcpu >= g->nr_vcpus)
 		return -EINVAL;
-	if (g->vcpus[vcpu].busy)
-		return -EBUSY;
+	sim_deadline(&ts, 2ull * sim->timeout_ms);
+	while (g->vcpus[vcpu].busy) {
+		if (!wait ||
+		    pthread_cond_timedwait(&g->vcpus[vcpu].cond, &sim->lock, &ts) == ETIMEDOUT)
+			return -EBUSY;
+	}
 	g->vcpus[vcpu].busy = true;
 	return 0;
+}
+
+static void vcpu_leave_locked(struct sim_guest *g, unsigned vcpu)
+{
+	g->vcpus[vcpu].busy = false;
+	pthread_cond_broadcast(&g->vcpus[vcpu].cond);
 }
 
 int sim_ioreq_raw(struct sim_guest *g, unsigned vcpu, const ioreq_t *req, ioreq_t *resp)
@@ -166,7 +199,7 @@ int sim_ioreq_raw(struct sim_guest *g, unsigned vcpu, const ioreq_t *req, ioreq_
 	int rc;
 
 	pthread_mutex_lock(&sim->lock);
-	rc = vcpu_enter_locked(g, vcpu);
+	rc = vcpu_enter_locked(g, vcpu, false);
 	if (rc)
 		goto out;
 	s = sim_ioreq_select_locked(g, req, true);
@@ -189,7 +222,7 @@ int sim_ioreq_raw(struct sim_guest *g, unsigned vcpu, const ioreq_t *req, ioreq_
 				*resp = out;
 		}
 	}
-	g->vcpus[vcpu].busy = false;
+	vcpu_leave_locked(g, vcpu);
 out:
 	pthread_mutex_unlock(&sim->lock);
 	return rc;
@@ -245,7 +278,7 @@ int sim_invalidate(struct sim_guest *g)
 	int rc;
 
 	pthread_mutex_lock(&sim->lock);
-	rc = vcpu_enter_locked(g, 0);
+	rc = vcpu_enter_locked(g, 0, true);
 	if (rc)
 		goto out;
 	for (unsigned id = SIM_MAX_SERVERS; id-- > 0;) {
@@ -261,7 +294,7 @@ int sim_invalidate(struct sim_guest *g)
 		if (r && !rc)
 			rc = r;
 	}
-	g->vcpus[0].busy = false;
+	vcpu_leave_locked(g, 0);
 out:
 	pthread_mutex_unlock(&sim->lock);
 	return rc;

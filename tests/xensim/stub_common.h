@@ -12,6 +12,7 @@
 #define XENSIM_STUB_COMMON_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <xen/xen.h>
@@ -27,7 +28,7 @@ struct stub_conn {
 /*
  * Connect to $XENSIM_SOCKET and say hello. lib names the library in the
  * message printed on failure. fd_out (may be NULL) receives the fd the
- * simulator passes back (the evtchn event pipe). 0 or -errno.
+ * simulator passes back (the evtchn event socket). 0 or -errno.
  */
 int stub_conn_open(struct stub_conn *c, enum sim_kind kind, const char *lib, int *fd_out);
 void stub_conn_close(struct stub_conn *c);

@@ -6,6 +6,7 @@
  * so on stderr.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include <xendevicemodel.h>

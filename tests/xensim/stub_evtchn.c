@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Stand-in libxenevtchn.so.1, shaped like the Linux /dev/xen/evtchn
- * implementation: xenevtchn_fd() is the read end of a pipe the simulator
+ * implementation: xenevtchn_fd() is the receiving end of a socket the simulator
  * writes delivered ports into (pollable, O_NONBLOCK as the caller sets
  * it); pending() reads one port; unmask() and notify() are posted to the
  * simulator, which models the masking. Ports this handle did not bind are
@@ -20,7 +20,7 @@
 
 struct xenevtchn_handle {
 	struct stub_conn conn;
-	int fd; /* event pipe, read end */
+	int fd; /* event socket, receiving end */
 	Xentoolcore__Active_Handle tc_ah;
 	pthread_mutex_t lock; /* bound[] */
 	int restrict_domid;   /* -1: unrestricted */

@@ -113,6 +113,8 @@ static const char *root_dir(void)
 	if (n > 0) {
 		exe[n] = 0;
 		snprintf(root, sizeof(root), "%s/../../..", dirname(exe));
+		if (realpath(root, exe))
+			snprintf(root, sizeof(root), "%s", exe);
 	} else {
 		snprintf(root, sizeof(root), ".");
 	}
@@ -240,7 +242,7 @@ void t_note_log(const struct t_guest *g, unsigned lines)
 
 void t_daemon_start(struct t_guest *g)
 {
-	char domid[16], specs[T_MAX_DISKS][512], dir[PATH_MAX];
+	char domid[16], specs[T_MAX_DISKS][512], dir[256];
 	char *argv[8 + 2 * T_MAX_DISKS];
 	unsigned n = 0;
 	int r;

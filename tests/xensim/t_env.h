@@ -39,7 +39,7 @@ struct t_disk_opts {
 
 struct t_disk {
 	struct t_disk_opts o;
-	char path[256];
+	char path[320];
 	uint64_t base; /* T_DISK_BASE + n * 0x200 */
 	unsigned irq;  /* T_DISK_IRQ + n */
 	struct gblk blk;
@@ -62,7 +62,7 @@ struct t_guest {
 struct t_env {
 	const char *name;
 	struct sim *sim;
-	char dir[256];
+	char dir[200];
 	struct t_guest guest[T_MAX_GUESTS];
 	unsigned nr_guests;
 };

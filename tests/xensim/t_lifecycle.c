@@ -146,13 +146,13 @@ TEST(invalidate_between_requests)
 		CHECK_EQ(gblk_write(b, i % 2, sector, buf, nsect * 512, &status), 0);
 		CHECK_EQ(status, VIRTIO_BLK_S_OK);
 		gdisk_commit(&m, sector, nsect, gen);
-		CHECK_EQ(sim_invalidate(g->sim), 0);
+		CHECK_EQ(guest_vm_invalidate(&g->vm), 0);
 		CHECK_EQ(gblk_read(b, (i + 1) % 2, sector, buf, nsect * 512, &status), 0);
 		CHECK_EQ(status, VIRTIO_BLK_S_OK);
 		if (gdisk_compare(&m, sector, nsect, buf, msg, sizeof(msg)))
 			check_fail(__FILE__, __LINE__, "iteration %u: %s", i, msg);
 		if (i % 16 == 0)
-			CHECK_EQ(sim_invalidate(g->sim), 0); /* twice in a row is fine too */
+			CHECK_EQ(guest_vm_invalidate(&g->vm), 0); /* twice in a row is fine too */
 	}
 	if (gdisk_verify_file(&m, d->path, msg, sizeof(msg)))
 		check_fail(__FILE__, __LINE__, "image: %s", msg);
@@ -182,7 +182,7 @@ TEST(invalidate_during_io)
 	t_bg_start(&bg);
 	/* Invalidate every millisecond or so while the workload runs. */
 	for (uint64_t t0 = now_ms(); now_ms() - t0 < 1900 && !r; n++) {
-		r = sim_invalidate(g->sim);
+		r = guest_vm_invalidate(&g->vm);
 		sleep_ms(1);
 	}
 	t_bg_join(&bg);
