@@ -37,7 +37,7 @@ all: $(DAEMON)
 $(DAEMON): $(DAEMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
-$(OBJ)/%.o: %.c
+$(OBJ)/%.o: %.c config.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(DEP_CFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -78,7 +78,7 @@ deps:
 	scripts/install-deps
 
 clean:
-	rm -rf $(OBJ) $(BUILD)/tests $(DAEMON)
+	rm -rf $(OBJ) $(BUILD)/tests $(BUILD)/xensim $(DAEMON)
 
 distclean: clean
 	rm -rf $(BUILD) config.mk config.log config.status configure aclocal.m4 autom4te.cache build-aux

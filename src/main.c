@@ -26,6 +26,7 @@
 
 #include "cli.h"
 #include "compiler.h"
+#include "config.h"
 #include "guest.h"
 #include "log.h"
 #include "loop.h"
@@ -39,6 +40,8 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 struct daemon {
 	struct cli_options opts;
+	const char *config_path; /* NULL: no file */
+	struct config cfg;
 	char name[16]; /* "dom5": prefix of daemon-wide lines about the guest */
 	const char *prefix; /* name, or NULL in service mode (many guests) */
 	bool service; /* no disk given: discover them in xenstore */
@@ -52,6 +55,38 @@ struct daemon {
 	struct service *svc;
 };
 
+static void service_options_of(const struct config *cfg, struct service_options *o);
+
+/*
+ * SIGHUP: re-read the file. A bad file changes nothing (logged). In
+ * service mode the new settings apply to devices that appear from now on.
+ */
+static void daemon_reload(struct daemon *d)
+{
+	struct config cfg;
+	char msg[512];
+
+	if (!d->config_path) {
+		log_info(d->prefix, "SIGHUP: no configuration file to reload");
+		return;
+	}
+	if (config_load(d->config_path, false, &cfg, msg, sizeof(msg)) < 0) {
+		log_err(d->prefix, "SIGHUP: keeping the current configuration: %s", msg);
+		return;
+	}
+	config_free(&d->cfg);
+	d->cfg = cfg;
+	if (!d->opts.verbose && cfg.has_log_level)
+		log_set_level(cfg.log_level);
+	if (d->svc) {
+		struct service_options o;
+
+		service_options_of(&d->cfg, &o);
+		service_set_options(d->svc, &o);
+	}
+	log_info(d->prefix, "SIGHUP: reloaded %s", d->config_path);
+}
+
 static void on_signal(struct signals *sig, int signo)
 {
 	struct daemon *d = container_of(sig, struct daemon, sig);
@@ -63,8 +98,7 @@ static void on_signal(struct signals *sig, int signo)
 		loop_stop(d->loop);
 		break;
 	case SIGHUP:
-		/* Everything comes from the command line: nothing to re-read. */
-		log_info(d->prefix, "SIGHUP: nothing to reload");
+		daemon_reload(d);
 		break;
 	default:
 		break;
@@ -190,7 +224,7 @@ static void detach_finish(struct daemon *d)
 		if (null_fd > STDERR_FILENO)
 			close(null_fd);
 	}
-	log_setup(LOG_TO_SYSLOG, d->level);
+	log_setup(d->cfg.has_log_target ? d->cfg.log_target : LOG_TO_SYSLOG, d->level);
 	/* Images are open: relative paths no longer matter; don't pin a mount. */
 	if (chdir("/") < 0)
 		log_warn(d->prefix, "cannot chdir to /: %s", strerror(errno));
@@ -213,12 +247,48 @@ static void daemon_teardown(struct daemon *d)
 	d->lock_fd = -1;
 }
 
+/* backend/virtio devices: the image of the [disk:] section with this domid and devid. */
+static int virtio_image(void *ctx, uint16_t domid, const char *name, uint32_t devid,
+			struct disk_config *out)
+{
+	const struct config *cfg = ctx;
+
+	for (unsigned i = 0; i < cfg->n_disks; i++) {
+		const struct config_disk *cd = &cfg->disks[i];
+
+		if (!cd->has_devid || cd->devid != devid)
+			continue;
+		if (cd->has_domid ? cd->domid != domid : !name || strcmp(cd->guest, name) != 0)
+			continue;
+		out->path = cd->disk.path;
+		out->read_only = out->read_only || cd->disk.read_only;
+		memcpy(out->serial, cd->disk.serial, sizeof(out->serial));
+		memcpy(out->vdev, cd->disk.vdev, sizeof(out->vdev));
+		out->mmio_version = cd->disk.mmio_version;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void service_options_of(const struct config *cfg, struct service_options *o)
+{
+	*o = (struct service_options){
+		.cache = cfg->cache,
+		.x86 = cfg->x86,
+		.x86_base = cfg->x86_base,
+		.x86_irq = cfg->x86_irq,
+		.virtio_image = virtio_image,
+		.image_ctx = (void *)cfg,
+	};
+}
+
 /* Service mode: the lock, then Xen, then xenstore (its first event reconciles). */
 static int service_start(struct daemon *d)
 {
-	struct service_options o = { .cache = DISK_CACHE_WRITEBACK };
+	struct service_options o;
 	int rc;
 
+	service_options_of(&d->cfg, &o);
 	rc = service_lock();
 	if (rc < 0)
 		return rc;
@@ -280,6 +350,70 @@ err:
 	return EXIT_RUNTIME;
 }
 
+/*
+ * The file (-c, or the default if it exists), and the disks it gives a
+ * per-guest launch: with --domid and no --disk, that guest's static
+ * [disk:] sections; with neither, static sections of a single guest make
+ * a per-guest launch for it (service mode otherwise).
+ */
+static int load_config(struct daemon *d)
+{
+	struct cli_options *o = &d->opts;
+	const char *path = o->config_path ? o->config_path : CONFIG_DEFAULT_PATH;
+	bool domid_from_file = false;
+	char msg[512];
+	int rc;
+
+	rc = config_load(path, !o->config_path, &d->cfg, msg, sizeof(msg));
+	if (rc == -ENOENT && !o->config_path)
+		return 0;
+	if (rc < 0) {
+		fprintf(stderr, PROGRAM ": %s\n", msg);
+		return rc;
+	}
+	d->config_path = path;
+	if (o->n_disks > 0)
+		return 0; /* the command line's disks override the file's */
+	for (unsigned i = 0; i < d->cfg.n_disks; i++) {
+		const struct config_disk *cd = &d->cfg.disks[i];
+
+		if (cd->has_devid)
+			continue; /* a backend/virtio image for service mode */
+		if (!cd->has_domid) {
+			fprintf(stderr, PROGRAM ": %s: [%s] guest: static disks need a domid\n",
+				path, cd->section);
+			return -EINVAL;
+		}
+		if (!o->have_domid) {
+			o->have_domid = true;
+			o->domid = cd->domid;
+			domid_from_file = true;
+		}
+		if (cd->domid != o->domid && domid_from_file) {
+			fprintf(stderr,
+				PROGRAM ": %s: [%s] domid: static disks of several guests: "
+				"start one instance per guest with --domid\n",
+				path, cd->section);
+			return -EINVAL;
+		}
+		if (cd->domid != o->domid)
+			continue;
+		if (o->n_disks == DISKS_PER_GUEST_MAX) {
+			fprintf(stderr, PROGRAM ": %s: more than %u disks for dom%u\n", path,
+				DISKS_PER_GUEST_MAX, o->domid);
+			return -EINVAL;
+		}
+		o->disks[o->n_disks] = cd->disk;
+		o->disks[o->n_disks].spec = NULL; /* owned by the config */
+		o->n_disks++;
+	}
+	if (o->have_domid && o->n_disks == 0) {
+		fprintf(stderr, PROGRAM ": %s: no [disk:] section for dom%u\n", path, o->domid);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d = { .sig = SIGNALS_INIT, .lock_fd = -1 };
@@ -299,10 +433,16 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 
+	if (load_config(&d) < 0) {
+		status = EXIT_USAGE;
+		goto out;
+	}
 	snprintf(d.name, sizeof(d.name), "dom%u", d.opts.domid);
 	d.service = !d.opts.have_domid && d.opts.n_disks == 0;
 	d.prefix = d.service ? NULL : d.name;
-	d.level = d.opts.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO;
+	d.level = d.opts.verbose ? LOG_LVL_DEBUG
+		  : d.cfg.has_log_level ? d.cfg.log_level
+					: LOG_LVL_INFO;
 	/* stderr until ready, even when detaching: the parent relays it. */
 	log_setup(LOG_TO_STDERR, d.level);
 
@@ -319,6 +459,7 @@ int main(int argc, char **argv)
 	}
 	status = daemon_run(&d);
 out:
+	config_free(&d.cfg);
 	cli_free(&d.opts);
 	return status;
 }

@@ -6,3 +6,6 @@ test_cli_LIBS :=
 UNIT_TESTS += test_store_parse
 test_store_parse_SRCS := tests/unit/test_store_parse.c tests/unit/check.c src/xen/store_parse.c
 test_store_parse_LIBS :=
+UNIT_TESTS += test_config
+test_config_SRCS := tests/unit/test_config.c tests/unit/check.c src/config.c src/log.c
+test_config_LIBS := $(INIPARSER_LIBS)

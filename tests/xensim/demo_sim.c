@@ -48,6 +48,19 @@ struct demo {
 	char line_write[160], line_read[160], line_rand[160];
 };
 
+static volatile pid_t daemon_pid; /* for the watchdog */
+
+static void on_alarm(int sig)
+{
+	static const char msg[] = "demo: took too long, giving up\n";
+
+	(void)sig;
+	if (daemon_pid > 0)
+		kill(daemon_pid, SIGKILL);
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(1);
+}
+
 static void step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void step(const char *fmt, ...)
@@ -131,6 +144,7 @@ static int start_daemon(struct demo *d)
 	r = sim_daemon_start(d->sim, argv, d->log, &d->pid);
 	if (r)
 		return r;
+	daemon_pid = d->pid;
 	r = sim_daemon_wait_log(d->log, "ready", 15000);
 	if (!r)
 		r = sim_wait_claimed(d->guest, BASE, 15000);
@@ -154,8 +168,8 @@ static int probe(struct demo *d)
 	       d->blk.dev.driver_features);
 	printf("    capacity %" PRIu64 " sectors (%" PRIu64 " MiB), %u queue(s) of %u, seg_max %u, "
 	       "size_max %u\n",
-	       d->blk.capacity, (uint64_t)(d->blk.capacity / 2048), d->blk.nr_queues, d->blk.vq[0].num,
-	       d->blk.seg_max, d->blk.size_max);
+	       d->blk.capacity, (uint64_t)(d->blk.capacity / 2048), d->blk.nr_queues,
+	       d->blk.vq[0].num, d->blk.seg_max, d->blk.size_max);
 	r = gblk_get_id(&d->blk, 0, id, 20, &status);
 	if (!r && status == VIRTIO_BLK_S_OK)
 		printf("    GET_ID: \"%s\"\n", (char *)id);
@@ -247,6 +261,7 @@ static bool stop_and_judge(struct demo *d)
 		waitpid(d->pid, &st, 0);
 	}
 	d->pid = 0;
+	daemon_pid = 0;
 	for (unsigned i = 0; i < 300; i++) {
 		sim_holdings(d->sim, &h);
 		if (!h.servers && !h.ranges && !h.bound_ports && !h.foreign_pages &&
@@ -296,6 +311,7 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGALRM, on_alarm);
 	alarm(300); /* never hang a terminal */
 	printf("xen-virtio-blkd on xensim: a simulated Xen (IOREQ, event channels, foreign "
 	       "memory)\nand a scripted virtio-blk guest driver; every register access is an "
@@ -336,8 +352,8 @@ int main(void)
 		tail_log(d.log);
 	ok = stop_and_judge(&d) && !r;
 	printf("\nthroughput: %s; %s; %s\n", d.line_write, d.line_read, d.line_rand);
-	printf("verdict: %s\n", ok ? "PASS (data verified, zero protocol violations, nothing leaked)"
-				   : "FAIL");
+	printf("verdict: %s\n",
+	       ok ? "PASS (data verified, zero protocol violations, nothing leaked)" : "FAIL");
 out:
 	cleanup(&d);
 	return ok ? 0 : 1;

@@ -263,8 +263,8 @@ int gblk_req_alloc(struct gblk *b, uint32_t max_bytes, unsigned max_segs, struct
 	rc = guest_vm_alloc(b->dev.vm, 64 + (max_segs + 3ull) * sizeof(struct vring_desc), 64,
 			    &meta_gpa, (void **)&meta);
 	if (!rc)
-		rc = guest_vm_alloc(b->dev.vm, (uint64_t)max_bytes + 64, GUEST_PAGE_SIZE, &r->buf_gpa,
-				    (void **)&r->buf);
+		rc = guest_vm_alloc(b->dev.vm, (uint64_t)max_bytes + 64, GUEST_PAGE_SIZE,
+				    &r->buf_gpa, (void **)&r->buf);
 	if (rc) {
 		free(r);
 		return rc;

@@ -331,8 +331,8 @@ int guest_mmio_queue_setup(struct guest_mmio *d, unsigned vcpu, unsigned q, uint
 	if (max == 0 || num > max)
 		return -ENOENT;
 	/* The queue must not be in use (§4.2.3.2). */
-	r = guest_mmio_rd(d, vcpu, d->version == 1 ? VIRTIO_MMIO_QUEUE_PFN : VIRTIO_MMIO_QUEUE_READY,
-			  &busy);
+	r = guest_mmio_rd(d, vcpu,
+			  d->version == 1 ? VIRTIO_MMIO_QUEUE_PFN : VIRTIO_MMIO_QUEUE_READY, &busy);
 	if (r)
 		return r;
 	if (busy)

@@ -54,7 +54,8 @@ int gvq_alloc_rings(struct gvq *vq, struct guest_vm *vm, uint16_t num, bool lega
 		return -EINVAL;
 	if (vq->desc && vq->num == num) {
 		if (legacy) {
-			size = align_up(16ull * num + avail_bytes(num), LEGACY_ALIGN) + used_bytes(num);
+			size = align_up(16ull * num + avail_bytes(num), LEGACY_ALIGN) +
+			       used_bytes(num);
 			memset(vq->desc, 0, size);
 		} else {
 			memset(vq->desc, 0, 16ull * num);

@@ -337,7 +337,8 @@ static void complete(struct worker *wk, struct slot *s)
 	bad = gdisk_compare(wk->m, s->sector, s->nsect, wk->tmp, msg, sizeof(msg));
 	if (bad) {
 		wk->res.mismatches += bad;
-		fail(wk, -EIO, "vcpu %u: read of %u sectors at %" PRIu64 " (layout %#x, %u segs): %s",
+		fail(wk, -EIO,
+		     "vcpu %u: read of %u sectors at %" PRIu64 " (layout %#x, %u segs): %s",
 		     wk->vcpu, s->nsect, s->sector, r->layout, r->nseg, msg);
 	}
 }
@@ -510,7 +511,8 @@ static int worker_setup(struct worker *wk, struct gblk *b, struct gdisk_model *m
 	return 0;
 }
 
-int gwork_run(struct gblk *b, struct gdisk_model *m, const struct gwork *w, struct gwork_result *res)
+int gwork_run(struct gblk *b, struct gdisk_model *m, const struct gwork *w,
+	      struct gwork_result *res)
 {
 	struct worker *wks;
 	unsigned started = 0;
@@ -519,7 +521,8 @@ int gwork_run(struct gblk *b, struct gdisk_model *m, const struct gwork *w, stru
 
 	*res = (struct gwork_result){ 0 };
 	if (!w->nr_vcpus || w->nr_vcpus > b->dev.vm->nr_vcpus || !w->qd || !w->max_bytes ||
-	    w->min_bytes % GBLK_SECTOR || w->max_bytes % GBLK_SECTOR || w->min_bytes > w->max_bytes ||
+	    w->min_bytes % GBLK_SECTOR || w->max_bytes % GBLK_SECTOR ||
+	    w->min_bytes > w->max_bytes ||
 	    w->sectors < w->nr_vcpus || w->first_sector + w->sectors > m->sectors)
 		return -EINVAL;
 	wks = calloc(w->nr_vcpus, sizeof(*wks));

@@ -72,7 +72,8 @@ struct gwork_result {
 	char msg[256];
 };
 
-int gwork_run(struct gblk *b, struct gdisk_model *m, const struct gwork *w, struct gwork_result *res);
+int gwork_run(struct gblk *b, struct gdisk_model *m, const struct gwork *w,
+	      struct gwork_result *res);
 /* One line: "WHAT: N MiB in S s = X MiB/s, Y IOPS". */
 void gwork_describe(const struct gwork_result *res, const char *what, char *buf, size_t len);
 

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
@@ -132,6 +133,11 @@ TEST(probe_modern)
 	roundtrip(b, 0, 8, 12 * 1024);
 	roundtrip(b, 0, DISK_SIZE / 512 - 16, 8 * 512); /* the last sectors */
 	CHECK_EQ(b->vq[0].bad_used, 0);
+	/* All acknowledged: the line follows InterruptStatus down to 0. */
+	for (unsigned i = 0; i < 200 && sim_irq_level(e->guest[0].sim, d->irq); i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 5 * 1000 * 1000 }, NULL);
+	CHECK(!sim_irq_level(e->guest[0].sim, d->irq));
+	CHECK(atomic_load(&b->irqs) > 0);
 	t_end(e);
 }
 
@@ -230,8 +236,8 @@ static void get_id(struct gblk *b, uint32_t len, uint8_t *out)
 TEST(get_id_20_bytes_no_nul)
 {
 	struct t_env *e = t_begin("get_id_20");
-	struct t_disk *d =
-		one_disk(e, 1, &(struct t_disk_opts){ .size = DISK_SIZE, .serial = "ABCDEFGHIJKLMNOPQRST" });
+	struct t_disk *d = one_disk(e, 1, &(struct t_disk_opts){ .size = DISK_SIZE,
+								.serial = "ABCDEFGHIJKLMNOPQRST" });
 	struct gblk *b = t_blk(d, NULL);
 	uint8_t id[20];
 
@@ -243,7 +249,8 @@ TEST(get_id_20_bytes_no_nul)
 TEST(get_id_short_serial_nul_padded)
 {
 	struct t_env *e = t_begin("get_id_short");
-	struct t_disk *d = one_disk(e, 1, &(struct t_disk_opts){ .size = DISK_SIZE, .serial = "xvb7" });
+	struct t_disk *d =
+		one_disk(e, 1, &(struct t_disk_opts){ .size = DISK_SIZE, .serial = "xvb7" });
 	struct gblk *b = t_blk(d, NULL);
 	static const uint8_t zero[16];
 	uint8_t id[20];
@@ -257,8 +264,8 @@ TEST(get_id_short_serial_nul_padded)
 TEST(get_id_short_buffer_truncated)
 {
 	struct t_env *e = t_begin("get_id_trunc");
-	struct t_disk *d =
-		one_disk(e, 1, &(struct t_disk_opts){ .size = DISK_SIZE, .serial = "ABCDEFGHIJKLMNOPQRST" });
+	struct t_disk *d = one_disk(e, 1, &(struct t_disk_opts){ .size = DISK_SIZE,
+								.serial = "ABCDEFGHIJKLMNOPQRST" });
 	struct gblk *b = t_blk(d, NULL);
 	uint8_t id[8];
 	uint8_t sector[512], status;

@@ -159,8 +159,8 @@ struct t_env *t_begin(const char *name)
 		atexit_done = true;
 	}
 	if (access(daemon_path(), X_OK) != 0)
-		check_fail(__FILE__, __LINE__, "daemon binary %s: %s (run make first)", daemon_path(),
-			   strerror(errno));
+		check_fail(__FILE__, __LINE__, "daemon binary %s: %s (run make first)",
+			   daemon_path(), strerror(errno));
 	*e = (struct t_env){ .name = name };
 	for (unsigned i = 0; i < 2 && !e->dir[0]; i++) {
 		snprintf(e->dir, sizeof(e->dir), "%s/xvb-%s-XXXXXX", tmpdirs[i], name);
@@ -263,8 +263,8 @@ void t_daemon_start(struct t_guest *g)
 		if (d->o.ro)
 			len += snprintf(specs[i] + len, sizeof(specs[i]) - (size_t)len, ",ro");
 		if (d->o.serial)
-			len += snprintf(specs[i] + len, sizeof(specs[i]) - (size_t)len, ",serial=%s",
-					d->o.serial);
+			len += snprintf(specs[i] + len, sizeof(specs[i]) - (size_t)len,
+					",serial=%s", d->o.serial);
 		if (d->o.version)
 			snprintf(specs[i] + len, sizeof(specs[i]) - (size_t)len, ",version=%u",
 				 d->o.version);

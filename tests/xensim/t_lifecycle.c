@@ -102,9 +102,12 @@ TEST(reset_with_requests_in_flight)
 		memcpy(snap_bufs + (size_t)i * (RESET_BYTES + 1), reqs[i]->buf, RESET_BYTES + 1);
 	memcpy(snap_used, vq->used, used_bytes);
 	sleep_ms(300);
-	for (unsigned i = 0; i < RESET_REQS; i++)
-		if (memcmp(snap_bufs + (size_t)i * (RESET_BYTES + 1), reqs[i]->buf, RESET_BYTES + 1))
-			check_fail(__FILE__, __LINE__, "request %u's buffer changed after reset", i);
+	for (unsigned i = 0; i < RESET_REQS; i++) {
+		const uint8_t *snap = snap_bufs + (size_t)i * (RESET_BYTES + 1);
+
+		if (memcmp(snap, reqs[i]->buf, RESET_BYTES + 1))
+			check_fail(__FILE__, __LINE__, "request %u: buffer changed after reset", i);
+	}
 	CHECK(memcmp(snap_used, vq->used, used_bytes) == 0);
 	free(snap_bufs);
 	free(snap_used);

@@ -63,7 +63,8 @@ TEST(two_disks_one_guest)
 {
 	struct t_env *e = t_begin("two_disks");
 	struct t_guest *g = t_guest(e, 3, 2, RAM_SIZE);
-	struct t_disk *d0 = t_disk(g, &(struct t_disk_opts){ .size = DISK_SIZE, .serial = "disk-zero" });
+	struct t_disk *d0 =
+		t_disk(g, &(struct t_disk_opts){ .size = DISK_SIZE, .serial = "disk-zero" });
 	struct t_disk *d1 = t_disk(g, &(struct t_disk_opts){ .size = DISK_SIZE / 2, .version = 1,
 							     .serial = "disk-one" });
 	struct gdisk_model m0, m1;
@@ -169,10 +170,12 @@ TEST(hostile_descriptor_loop)
 	/* desc 0 -> desc 1 -> desc 0: a chain that never ends. */
 	vq = &b0->vq[0];
 	pthread_mutex_lock(&vq->lock);
-	vq->desc[0] = (struct vring_desc){ .addr = r->hdr_gpa, .len = 16, .flags = VRING_DESC_F_NEXT,
-					   .next = 1 };
-	vq->desc[1] = (struct vring_desc){ .addr = r->buf_gpa, .len = 512, .flags = VRING_DESC_F_NEXT,
-					   .next = 0 };
+	vq->desc[0] = (struct vring_desc){
+		.addr = r->hdr_gpa, .len = 16, .flags = VRING_DESC_F_NEXT, .next = 1
+	};
+	vq->desc[1] = (struct vring_desc){
+		.addr = r->buf_gpa, .len = 512, .flags = VRING_DESC_F_NEXT, .next = 0
+	};
 	pthread_mutex_unlock(&vq->lock);
 	CHECK_EQ(gvq_publish_raw(vq, 0), 0);
 	CHECK_EQ(gblk_kick(b0, 0, 0), 0);
