@@ -292,6 +292,19 @@ static void ioreq_poll_slots(struct ioreq_server *s)
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
+/*
+ * A failure while tearing down. When the guest has already died Xen has
+ * freed the server with it and every call says ESRCH: expected, not an error.
+ */
+static void teardown_call_failed(struct ioreq_server *s, const char *call)
+{
+	if (errno == ESRCH) {
+		log_debug(s->name, "%s: guest already gone", call);
+		return;
+	}
+	log_err(s->name, "%s: %s", call, strerror(errno ? errno : EIO));
+}
+
 static int xen_call_failed(struct ioreq_server *s, const char *call)
 {
 	int err = errno ? errno : EIO;
@@ -508,7 +521,7 @@ void ioreq_server_destroy(struct ioreq_server *s)
 	if (s->enabled) {
 		errno = 0;
 		if (xendevicemodel_set_ioreq_server_state(s->xh->dm, s->domid, s->id, 0) < 0)
-			xen_call_failed(s, "xendevicemodel_set_ioreq_server_state(0)");
+			teardown_call_failed(s, "xendevicemodel_set_ioreq_server_state(0)");
 		s->enabled = false;
 		/* No new request can arrive now: answer any that raced in. */
 		ioreq_poll_slots(s);
@@ -519,7 +532,7 @@ void ioreq_server_destroy(struct ioreq_server *s)
 			continue;
 		errno = 0;
 		if (xenevtchn_unbind(s->xce, (evtchn_port_t)s->port[i]) < 0)
-			xen_call_failed(s, "xenevtchn_unbind");
+			teardown_call_failed(s, "xenevtchn_unbind");
 		s->port[i] = -1;
 	}
 	if (s->xce)
@@ -530,7 +543,7 @@ void ioreq_server_destroy(struct ioreq_server *s)
 	if (s->res) {
 		errno = 0;
 		if (xenforeignmemory_unmap_resource(s->xh->fmem, s->res) < 0)
-			xen_call_failed(s, "xenforeignmemory_unmap_resource");
+			teardown_call_failed(s, "xenforeignmemory_unmap_resource");
 	}
 	s->res = NULL;
 	s->page = NULL;
@@ -538,7 +551,7 @@ void ioreq_server_destroy(struct ioreq_server *s)
 	if (s->created) {
 		errno = 0;
 		if (xendevicemodel_destroy_ioreq_server(s->xh->dm, s->domid, s->id) < 0)
-			xen_call_failed(s, "xendevicemodel_destroy_ioreq_server");
+			teardown_call_failed(s, "xendevicemodel_destroy_ioreq_server");
 		s->created = false;
 	}
 

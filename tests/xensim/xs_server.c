@@ -10,7 +10,9 @@
  * Xen 4.17's xenstored (xenstored_core.c, _watch.c, _domain.c), quoted by
  * function name where a rule comes from there.
  */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* also built standalone, without the Makefile flags */
+#endif
 #include "xs_server.h"
 
 #include <errno.h>
