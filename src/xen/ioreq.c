@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 
@@ -290,6 +291,40 @@ static void ioreq_poll_slots(struct ioreq_server *s)
 			ioreq_handle_slot(s, i);
 }
 
+/*
+ * Teardown: wait until every answered slot has been consumed (the vCPU
+ * sets it back to NONE). Destroying the server while an IORESP_READY is
+ * still unread makes Xen complete that access from its own copy of the
+ * request, losing the answer. Xen sends no event for this, so poll, with
+ * a bound: a vCPU that is not scheduled must not hold the daemon forever.
+ */
+#define IOREQ_TEARDOWN_WAIT_MS 500u
+
+static void ioreq_wait_consumed(struct ioreq_server *s)
+{
+	const struct timespec tick = { .tv_nsec = 1000000 };
+
+	if (!s->page)
+		return;
+	for (unsigned int ms = 0; ms < IOREQ_TEARDOWN_WAIT_MS; ms++) {
+		bool busy = false;
+
+		for (unsigned int i = 0; i < s->nr_vcpus; i++) {
+			uint8_t st = slot_state(&s->page->vcpu_ioreq[i]);
+
+			if (st == STATE_IOREQ_READY && s->port[i] >= 0)
+				ioreq_handle_slot(s, i);
+			else if (st == STATE_IORESP_READY)
+				busy = true;
+		}
+		if (!busy)
+			return;
+		nanosleep(&tick, NULL);
+	}
+	log_warn(s->name, "a vCPU has not taken its last answer after %u ms; destroying anyway",
+		 IOREQ_TEARDOWN_WAIT_MS);
+}
+
 /* ---- lifecycle ---------------------------------------------------------- */
 
 /*
@@ -503,7 +538,7 @@ int ioreq_server_enable(struct ioreq_server *s)
 
 void ioreq_server_destroy(struct ioreq_server *s)
 {
-	bool was_created;
+	bool was_created, guest_gone = false;
 
 	if (!s)
 		return;
@@ -520,12 +555,16 @@ void ioreq_server_destroy(struct ioreq_server *s)
 
 	if (s->enabled) {
 		errno = 0;
-		if (xendevicemodel_set_ioreq_server_state(s->xh->dm, s->domid, s->id, 0) < 0)
+		if (xendevicemodel_set_ioreq_server_state(s->xh->dm, s->domid, s->id, 0) < 0) {
+			guest_gone = errno == ESRCH;
 			teardown_call_failed(s, "xendevicemodel_set_ioreq_server_state(0)");
+		}
 		s->enabled = false;
 		/* No new request can arrive now: answer any that raced in. */
 		ioreq_poll_slots(s);
 	}
+	if (!guest_gone) /* a dead guest's vCPUs take nothing */
+		ioreq_wait_consumed(s);
 
 	for (unsigned int i = 0; i < s->nr_vcpus; i++) {
 		if (s->port[i] < 0)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xendevicemodel.h>
@@ -94,6 +95,8 @@ static struct {
 
 	int log_fd, saved_stderr;
 	char log_buf[65536];
+	ioreq_t taken[128]; /* answers the simulated vCPUs took (nanosleep below) */
+	bool taken_valid[128];
 } F = { .memfd = -1, .log_fd = -1, .saved_stderr = -1 };
 
 static void fake_die(const char *what)
@@ -887,4 +890,31 @@ const char *fake_log_capture_end(void)
 	/* Echo it so a failing test still shows what was logged. */
 	fputs(F.log_buf, stderr);
 	return F.log_buf;
+}
+
+/*
+ * The daemon sleeps only while it waits for vCPUs to take their answers at
+ * teardown. Time passing is when the guest's vCPUs run: take every answer
+ * here, as Xen's wait_for_io does (IORESP_READY -> NONE), keeping a copy.
+ */
+int nanosleep(const struct timespec *req, struct timespec *rem)
+{
+	(void)req;
+	if (rem)
+		rem->tv_sec = rem->tv_nsec = 0;
+	for (unsigned v = 0; F.page && v < F.nr_vcpus && v < 128; v++) {
+		ioreq_t *slot = &F.page->vcpu_ioreq[v];
+
+		if (slot->state != STATE_IORESP_READY)
+			continue;
+		F.taken[v] = *slot;
+		F.taken_valid[v] = true;
+		slot->state = STATE_IOREQ_NONE;
+	}
+	return 0;
+}
+
+const ioreq_t *fake_taken_answer(unsigned vcpu)
+{
+	return vcpu < 128 && F.taken_valid[vcpu] ? &F.taken[vcpu] : NULL;
 }

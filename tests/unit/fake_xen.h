@@ -85,6 +85,8 @@ unsigned fake_bad_unmaps(void);   /* unmaps that matched no mapping exactly */
 bool fake_server_exists(void);
 bool fake_server_enabled(void);
 ioreq_t *fake_slot(unsigned vcpu); /* NULL while the page is not mapped */
+/* The last answer vCPU took while the daemon waited at teardown, or NULL. */
+const ioreq_t *fake_taken_answer(unsigned vcpu);
 /* Fill vCPU's slot like Xen (state NONE, fields, then READY) and send the event. */
 void fake_guest_request(unsigned vcpu, const ioreq_t *req);
 /* Just send vCPU's event (spurious wake-up). */

@@ -581,8 +581,11 @@ TEST(destroy_answers_pending_requests)
 	ioreq_server_destroy(srv);
 	srv = NULL;
 	CHECK_EQ(dev.reads, 1);
-	CHECK_EQ(fake_slot(0)->state, STATE_IORESP_READY);
-	CHECK_EQ_U64(fake_slot(0)->data, 0x1234);
+	/* Answered, and the server stayed until the vCPU took the answer. */
+	CHECK(fake_taken_answer(0) != NULL);
+	CHECK_EQ(fake_taken_answer(0)->state, STATE_IORESP_READY);
+	CHECK_EQ_U64(fake_taken_answer(0)->data, 0x1234);
+	CHECK_EQ(fake_slot(0)->state, STATE_IOREQ_NONE);
 	n = fake_nth(FAKE_NOTIFY, 0);
 	CHECK(n != NULL);
 	CHECK_EQ(n->a[1], STATE_IORESP_READY);
