@@ -37,10 +37,14 @@ trap cleanup EXIT
 
 sock=$tmp/socket
 mkfifo "$tmp/ready"
-timeout 600 "$sim" --socket "$sock" --verbose >"$tmp/ready" 2>"$tmp/log" &
+# --foreground: otherwise timeout follows our SIGTERM with a SIGCONT to its
+# process group, which can cancel the SIGSTOP that LeakSanitizer's exit-time
+# check uses to stop the threads, and the sanitizer build then hangs.
+timeout --foreground 600 "$sim" --socket "$sock" --verbose \
+	>"$tmp/ready" 2>"$tmp/log" &
 pid=$!
 # The server says so once its socket accepts connections.
-if ! read -r -t 10 line <"$tmp/ready"; then
+if ! read -r -t 10 _ <"$tmp/ready"; then
 	echo "FAIL: xenstored-sim did not start"
 	cat "$tmp/log"
 	exit 1
