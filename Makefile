@@ -67,12 +67,14 @@ install: $(DAEMON)
 	install -m 0755 $(DAEMON) $(DESTDIR)$(sbindir)/xen-virtio-blkd
 	for m in man/*.8; do [ -e "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(mandir)/man8/ || true; done
 	for m in man/*.5; do [ -e "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(mandir)/man5/ || true; done
-	for u in systemd/*.service; do [ -e "$$u" ] && sed 's|@SBINDIR@|$(sbindir)|g' "$$u" > $(DESTDIR)$(SYSTEMD_UNITDIR)/$$(basename "$$u") || true; done
+	for u in systemd/*.service; do [ -e "$$u" ] && sed -e 's|@SBINDIR@|$(sbindir)|g' -e 's|@SYSCONFDIR@|$(sysconfdir)|g' "$$u" > $(DESTDIR)$(SYSTEMD_UNITDIR)/$$(basename "$$u") || true; done
+	install -m 0644 etc/xen-virtio-blkd.conf.example $(DESTDIR)$(sysconfdir)/xen/xen-virtio-blkd.conf.example
 
 uninstall:
 	rm -f $(DESTDIR)$(sbindir)/xen-virtio-blkd $(DESTDIR)$(mandir)/man8/xen-virtio-blkd.8 \
 		$(DESTDIR)$(mandir)/man5/xen-virtio-blkd.conf.5 \
-		$(DESTDIR)$(SYSTEMD_UNITDIR)/xen-virtio-blkd.service $(DESTDIR)$(SYSTEMD_UNITDIR)/xen-virtio-blkd@.service
+		$(DESTDIR)$(SYSTEMD_UNITDIR)/xen-virtio-blkd.service $(DESTDIR)$(SYSTEMD_UNITDIR)/xen-virtio-blkd@.service \
+		$(DESTDIR)$(sysconfdir)/xen/xen-virtio-blkd.conf.example
 
 deps:
 	scripts/install-deps

@@ -64,6 +64,14 @@ unsigned guest_disk_count(const struct guest *g)
 	return g->n_disks;
 }
 
+struct served_disk *guest_find_disk(const struct guest *g, const char *vdev)
+{
+	for (unsigned i = 0; i < g->n_disks; i++)
+		if (strcmp(g->disks[i]->cfg.vdev, vdev) == 0)
+			return g->disks[i];
+	return NULL;
+}
+
 /* virtio_host: what the virtio core may ask of us (see virtio_host.h). */
 
 static int host_map(void *ctx, uint64_t gpa, uint64_t len, unsigned flags, struct guest_span *out)

@@ -50,6 +50,8 @@ int guest_add_disk(struct guest *g, const struct disk_config *cfg, struct served
 /* Drop the window, reset the device (draining its I/O), close the image. */
 void guest_remove_disk(struct guest *g, struct served_disk *sd);
 unsigned guest_disk_count(const struct guest *g);
+/* The served disk named vdev ("xvda"), or NULL. */
+struct served_disk *guest_find_disk(const struct guest *g, const char *vdev);
 
 /*
  * Stop every device (draining its I/O), drop the windows and the IOREQ

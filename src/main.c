@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -30,6 +31,7 @@
 #include "guest.h"
 #include "log.h"
 #include "loop.h"
+#include "sd_notify.h"
 #include "service.h"
 #include "signals.h"
 #include "xen/xen_handles.h"
@@ -45,6 +47,8 @@ struct daemon {
 	char name[16]; /* "dom5": prefix of daemon-wide lines about the guest */
 	const char *prefix; /* name, or NULL in service mode (many guests) */
 	bool service; /* no disk given: discover them in xenstore */
+	bool disks_from_file; /* per-guest launch of the file's static disks: SIGHUP applies */
+	char status[96];      /* the last STATUS= sent to systemd */
 	int lock_fd;  /* service mode's singleton lock, -1 when not held */
 	enum log_level level;
 	bool detached; /* a detached child still reporting to its parent */
@@ -55,36 +59,164 @@ struct daemon {
 	struct service *svc;
 };
 
-static void service_options_of(const struct config *cfg, struct service_options *o);
+static void service_options_of(struct daemon *d, struct service_options *o);
 
 /*
- * SIGHUP: re-read the file. A bad file changes nothing (logged). In
- * service mode the new settings apply to devices that appear from now on.
+ * systemd (sd_notify.h; a no-op without $NOTIFY_SOCKET): STATUS= with what
+ * is served, sent when it changed or with READY=1 (startup, after a reload).
+ */
+static void notify_status(struct daemon *d, bool ready)
+{
+	char status[sizeof(d->status)];
+	unsigned guests = 0, disks = 0;
+
+	if (d->svc) {
+		service_counts(d->svc, &guests, &disks);
+	} else if (d->guest) {
+		guests = 1;
+		disks = guest_disk_count(d->guest);
+	}
+	snprintf(status, sizeof(status), "%s: serving %u disk(s) of %u guest(s)",
+		 d->service ? "service mode" : d->name, disks, guests);
+	if (!ready && strcmp(status, d->status) == 0)
+		return;
+	memcpy(d->status, status, sizeof(status));
+	if (sd_notify_sendf("%sSTATUS=%s", ready ? "READY=1\n" : "", status) < 0)
+		log_debug(d->prefix, "cannot notify systemd");
+}
+
+static void service_reconciled(void *ctx)
+{
+	notify_status(ctx, false);
+}
+
+static bool is_static_disk_of(const struct config_disk *cd, uint16_t domid)
+{
+	return !cd->has_devid && cd->has_domid && cd->domid == domid;
+}
+
+/* The same disk with the same settings in cfg, or NULL. */
+static const struct config_disk *find_equal(const struct config *cfg, const struct config_disk *cd)
+{
+	for (unsigned i = 0; i < cfg->n_disks; i++)
+		if (config_disk_equal(&cfg->disks[i], cd))
+			return &cfg->disks[i];
+	return NULL;
+}
+
+/* A new file for a per-guest launch: static disks of this guest only, as at startup. */
+static int reload_check(const struct daemon *d, const struct config *cfg, char *msg, size_t len)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < cfg->n_disks; i++) {
+		const struct config_disk *cd = &cfg->disks[i];
+
+		if (cd->has_devid)
+			continue;
+		if (!is_static_disk_of(cd, d->opts.domid)) {
+			snprintf(msg, len, "%s: [%s] %s: not dom%u, the guest this instance serves",
+				 d->config_path, cd->section, cd->has_domid ? "domid" : "guest",
+				 d->opts.domid);
+			return -EINVAL;
+		}
+		n++;
+	}
+	if (n > DISKS_PER_GUEST_MAX) {
+		snprintf(msg, len, "%s: more than %u disks for dom%u", d->config_path,
+			 DISKS_PER_GUEST_MAX, d->opts.domid);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * SIGHUP in a per-guest launch from the file: compare by value. Gone or
+ * changed disks are removed first (a changed one may keep its window),
+ * then new or changed ones are added; unchanged, served disks are not
+ * touched. A disk whose earlier add failed is not served: it is retried.
+ */
+static void reload_disks(struct daemon *d, const struct config *old, const struct config *cfg)
+{
+	unsigned added = 0, removed = 0, kept = 0, failed = 0;
+	struct served_disk *sd;
+
+	for (unsigned i = 0; i < old->n_disks; i++) {
+		const struct config_disk *od = &old->disks[i];
+
+		if (!is_static_disk_of(od, d->opts.domid) || find_equal(cfg, od))
+			continue;
+		sd = guest_find_disk(d->guest, od->disk.vdev);
+		if (!sd)
+			continue;
+		log_info(d->prefix, "SIGHUP: [%s] removed or changed", od->section);
+		guest_remove_disk(d->guest, sd);
+		removed++;
+	}
+	for (unsigned i = 0; i < cfg->n_disks; i++) {
+		const struct config_disk *nd = &cfg->disks[i];
+
+		if (!is_static_disk_of(nd, d->opts.domid))
+			continue;
+		if (find_equal(old, nd) && guest_find_disk(d->guest, nd->disk.vdev)) {
+			kept++;
+			continue;
+		}
+		/* guest_add_disk logs why it failed; the rest goes on. */
+		if (guest_add_disk(d->guest, &nd->disk, &sd) < 0)
+			failed++;
+		else
+			added++;
+	}
+	log_info(d->prefix, "SIGHUP: %u disk(s) added, %u removed, %u unchanged, %u failed", added,
+		 removed, kept, failed);
+}
+
+/*
+ * SIGHUP: re-read the file. A bad file changes nothing (logged). [global]
+ * and service mode's backend/virtio images apply to devices that appear
+ * from now on; a per-guest launch from the file also adds and removes
+ * its static disks.
  */
 static void daemon_reload(struct daemon *d)
 {
-	struct config cfg;
+	struct config cfg, old;
+	struct timespec now;
 	char msg[512];
 
 	if (!d->config_path) {
 		log_info(d->prefix, "SIGHUP: no configuration file to reload");
 		return;
 	}
-	if (config_load(d->config_path, false, &cfg, msg, sizeof(msg)) < 0) {
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	sd_notify_sendf("RELOADING=1\nMONOTONIC_USEC=%llu",
+			(unsigned long long)now.tv_sec * 1000000ull +
+				(unsigned long long)now.tv_nsec / 1000ull);
+	if (config_load(d->config_path, false, &cfg, msg, sizeof(msg)) < 0 ||
+	    (d->disks_from_file && reload_check(d, &cfg, msg, sizeof(msg)) < 0)) {
+		config_free(&cfg);
 		log_err(d->prefix, "SIGHUP: keeping the current configuration: %s", msg);
+		notify_status(d, true);
 		return;
 	}
-	config_free(&d->cfg);
+	old = d->cfg;
 	d->cfg = cfg;
-	if (!d->opts.verbose && cfg.has_log_level)
-		log_set_level(cfg.log_level);
+	if (!d->opts.verbose)
+		log_set_level(cfg.has_log_level ? cfg.log_level : LOG_LVL_INFO);
 	if (d->svc) {
 		struct service_options o;
 
-		service_options_of(&d->cfg, &o);
+		service_options_of(d, &o);
 		service_set_options(d->svc, &o);
 	}
+	if (d->disks_from_file && d->guest)
+		reload_disks(d, &old, &d->cfg);
+	/* The command line's copies of the file's disks pointed into the old config. */
+	if (d->disks_from_file)
+		d->opts.n_disks = 0;
+	config_free(&old);
 	log_info(d->prefix, "SIGHUP: reloaded %s", d->config_path);
+	notify_status(d, true);
 }
 
 static void on_signal(struct signals *sig, int signo)
@@ -95,6 +227,7 @@ static void on_signal(struct signals *sig, int signo)
 	case SIGTERM:
 	case SIGINT:
 		log_info(d->prefix, "stopping (SIG%s)", sigabbrev_np(signo));
+		sd_notify_send("STOPPING=1");
 		loop_stop(d->loop);
 		break;
 	case SIGHUP:
@@ -270,8 +403,10 @@ static int virtio_image(void *ctx, uint16_t domid, const char *name, uint32_t de
 	return -ENOENT;
 }
 
-static void service_options_of(const struct config *cfg, struct service_options *o)
+static void service_options_of(struct daemon *d, struct service_options *o)
 {
+	const struct config *cfg = &d->cfg;
+
 	*o = (struct service_options){
 		.cache = cfg->cache,
 		.x86 = cfg->x86,
@@ -279,6 +414,8 @@ static void service_options_of(const struct config *cfg, struct service_options 
 		.x86_irq = cfg->x86_irq,
 		.virtio_image = virtio_image,
 		.image_ctx = (void *)cfg,
+		.reconciled = service_reconciled,
+		.reconciled_ctx = d,
 	};
 }
 
@@ -288,7 +425,7 @@ static int service_start(struct daemon *d)
 	struct service_options o;
 	int rc;
 
-	service_options_of(&d->cfg, &o);
+	service_options_of(d, &o);
 	rc = service_lock();
 	if (rc < 0)
 		return rc;
@@ -335,6 +472,7 @@ static int daemon_run(struct daemon *d)
 run:
 	if (d->detached)
 		detach_finish(d);
+	notify_status(d, true);
 
 	rc = loop_run(d->loop);
 	if (rc < 0)
@@ -406,6 +544,7 @@ static int load_config(struct daemon *d)
 		o->disks[o->n_disks] = cd->disk;
 		o->disks[o->n_disks].spec = NULL; /* owned by the config */
 		o->n_disks++;
+		d->disks_from_file = true;
 	}
 	if (o->have_domid && o->n_disks == 0) {
 		fprintf(stderr, PROGRAM ": %s: no [disk:] section for dom%u\n", path, o->domid);

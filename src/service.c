@@ -355,15 +355,26 @@ static void reconcile(void *ctx)
 		if (store_scan(svc->store, (enum store_kind)k, visit, &sc) < 0)
 			scan_failed = true;
 	/* A failed listing proves nothing is gone. */
-	if (scan_failed)
-		return;
-	for (d = svc->disks; d; d = next) {
+	for (d = svc->disks; d && !scan_failed; d = next) {
 		next = d->next;
 		if (d->seen == svc->generation)
 			continue;
 		svc_disk_close(svc, d, "its xenstore directory was removed", false);
 		svc_disk_free(svc, d);
 	}
+	if (svc->opts.reconciled)
+		svc->opts.reconciled(svc->opts.reconciled_ctx);
+}
+
+void service_counts(const struct service *svc, unsigned *guests, unsigned *disks)
+{
+	*guests = 0;
+	*disks = 0;
+	for (const struct svc_guest *sg = svc->guests; sg; sg = sg->next)
+		(*guests)++;
+	for (const struct svc_disk *d = svc->disks; d; d = d->next)
+		if (d->state == SVC_SERVING)
+			(*disks)++;
 }
 
 int service_create(struct loop *loop, struct xen_handles *xh, const struct service_options *o,

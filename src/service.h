@@ -43,6 +43,9 @@ struct service_options {
 	uint32_t x86_irq;
 	service_image_fn *virtio_image; /* NULL: backend/virtio devices are refused */
 	void *image_ctx;
+	/* Called after every reconcile (e.g. to report the counts to systemd); may be NULL. */
+	void (*reconciled)(void *ctx);
+	void *reconciled_ctx;
 };
 
 /* Connect to xenstore and start watching; the first reconcile follows from the loop. */
@@ -50,6 +53,8 @@ int service_create(struct loop *loop, struct xen_handles *xh, const struct servi
 		   struct service **out);
 /* New options (SIGHUP); applies to devices that appear from now on. */
 void service_set_options(struct service *svc, const struct service_options *o);
+/* What is served now: guests with an IOREQ server, disks in state 2. */
+void service_counts(const struct service *svc, unsigned *guests, unsigned *disks);
 /* Tear every disk down (state 6 where the directory exists). NULL-tolerant. */
 void service_destroy(struct service *svc);
 

@@ -205,3 +205,40 @@ TEST(equal_compares_every_value)
 	config_free(&a);
 	config_free(&cfg);
 }
+
+/* The shipped example (etc/, installed as xen-virtio-blkd.conf.example) loads as is ... */
+#define EXAMPLE "etc/xen-virtio-blkd.conf.example"
+
+TEST(shipped_example_loads)
+{
+	CHECK_EQ(config_load(EXAMPLE, false, &cfg, msg, sizeof(msg)), 0);
+	CHECK_EQ(cfg.n_disks, 0);
+	CHECK(!cfg.x86);
+	config_free(&cfg);
+}
+
+/* ... and with every commented-out setting enabled. */
+TEST(shipped_example_uncommented_loads)
+{
+	char line[512], text[8192] = "";
+	FILE *f = fopen(EXAMPLE, "r");
+
+	CHECK(f != NULL);
+	while (fgets(line, sizeof(line), f)) {
+		/* "#key = value" and "#[section]" are settings; "# text" is prose. */
+		const char *l = line[0] == '#' && line[1] != ' ' && line[1] != '\n' ? line + 1 : line;
+
+		CHECK(strlen(text) + strlen(l) < sizeof(text));
+		strcat(text, l);
+	}
+	fclose(f);
+	CHECK_EQ(load(text), 0);
+	CHECK_EQ(cfg.n_disks, 2);
+	CHECK(cfg.x86);
+	CHECK_EQ(cfg.x86_irq, 5);
+	CHECK(cfg.disks[0].has_domid && cfg.disks[0].domid == 5 && !cfg.disks[0].has_devid);
+	CHECK_EQ_U64(cfg.disks[0].disk.base, 0x2000000);
+	CHECK(cfg.disks[1].has_devid && cfg.disks[1].devid == 0);
+	CHECK(strcmp(cfg.disks[1].disk.serial, "guest3-data") == 0);
+	config_free(&cfg);
+}

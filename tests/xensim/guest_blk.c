@@ -451,7 +451,6 @@ int gblk_submit(struct gblk *b, unsigned q, struct gblk_req *r)
 {
 	struct gvq_seg segs[GBLK_MAX_QSIZE];
 	struct virtio_blk_outhdr hdr = { .type = r->type, .sector = r->sector };
-	struct gvq *vq = &b->vq[q];
 	bool write = device_writes_data(r), merged = status_merged(r);
 	unsigned n = 0;
 
@@ -477,7 +476,7 @@ int gblk_submit(struct gblk *b, unsigned q, struct gblk_req *r)
 		segs[n++] = (struct gvq_seg){ r->status_gpa, 1, true };
 		r->status_at = r->status;
 	}
-	return submit_chain(b, q, r, segs, n, (r->layout & GBLK_L_INDIRECT) && vq->indirect);
+	return submit_chain(b, q, r, segs, n, (r->layout & GBLK_L_INDIRECT) && b->vq[q].indirect);
 }
 
 int gblk_submit_segs(struct gblk *b, unsigned q, struct gblk_req *r, const struct gvq_seg *segs,

@@ -17,3 +17,6 @@ $(SVC_BIN)/t_service: $(OBJ)/$(SVC_DIR)/t_service.o $(patsubst %.c,$(OBJ)/%.o,$(
 
 XENSIM_TESTS += $(SVC_BIN)/t_service
 CHECK_DEPS += $(SVC_BIN)/t_service
+
+# Shipping: the systemd units verify, the man pages lint clean and match --help.
+XENSIM_TESTS += $(SVC_DIR)/test_units.sh $(SVC_DIR)/test_man.sh

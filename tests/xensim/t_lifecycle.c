@@ -206,6 +206,7 @@ struct hammer {
 	unsigned vcpu;
 	atomic_bool *stop;
 	uint64_t accesses, faults, other;
+	int other_rc; /* the last unexpected result */
 	pthread_t thread;
 };
 
@@ -223,8 +224,10 @@ static void *hammer_main(void *arg)
 			h->faults++;
 			break; /* the server is gone: exactly what SIGTERM should lead to */
 		}
-		if (r)
+		if (r) {
 			h->other++;
+			h->other_rc = r;
+		}
 	}
 	return NULL;
 }
@@ -268,6 +271,10 @@ TEST(sigterm_with_requests_in_flight)
 	CHECK(bg.res.reqs > 0);
 	/* Every ioreq was answered: no access waited for a daemon that had gone. */
 	CHECK_EQ(atomic_load(&g->vm.mmio_timeouts), 0);
+	for (unsigned i = 0; i < 2; i++)
+		if (h[i].other)
+			printf("# vCPU %u: %llu access(es) failed, last with %s\n", h[i].vcpu,
+			       (unsigned long long)h[i].other, strerror(-h[i].other_rc));
 	CHECK_EQ(h[0].other + h[1].other, 0);
 	CHECK_EQ(bg.res.mismatches, 0);
 	/* The server is gone: nothing claims the window any more. */

@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -657,5 +660,390 @@ TEST(config_error_names_file_section_key)
 		check_fail(__FILE__, __LINE__, "no /%s/", want);
 	}
 	unlink(log2);
+	env_end();
+}
+
+/* As libxl_add, but the backend directory owned by owner (not the backend domain). */
+static void add_owned_by(const struct dev *d, unsigned owner)
+{
+	char be[160], devid[16], fe_id[16];
+	struct xs_permissions perms[1] = { { .id = owner, .perms = XS_PERM_NONE } };
+	xs_transaction_t t;
+
+	bdir(d, be, sizeof(be));
+	snprintf(devid, sizeof(devid), "%u", d->devid);
+	snprintf(fe_id, sizeof(fe_id), "%u", d->domid);
+	for (;;) {
+		t = xs_transaction_start(env.xs);
+		CHECK(t != XBT_NULL);
+		CHECK(xs_mkdir(env.xs, t, be));
+		txn_write(t, be, "params", d->params);
+		txn_write(t, be, "frontend-id", fe_id);
+		txn_write(t, be, "online", "1");
+		txn_write(t, be, "state", "1");
+		txn_write(t, be, "dev", d->vdev);
+		txn_write(t, be, "type", "standalone");
+		txn_write(t, be, "mode", "w");
+		txn_write(t, be, "specification", "virtio");
+		txn_write(t, be, "transport", "mmio");
+		txn_write(t, be, "base", d->base);
+		txn_write(t, be, "irq", d->irq);
+		CHECK(xs_set_permissions(env.xs, t, be, perms, 1));
+		if (xs_transaction_end(env.xs, t, false))
+			return;
+		CHECK_EQ(errno, EAGAIN);
+	}
+}
+
+TEST(two_guests_three_disks_each)
+{
+	struct guest_vm vm[2];
+	struct sim_guest *g[2];
+	char img[6][192], base[3][16], irq[3][8];
+	struct dev d[6];
+	struct sim_holdings h;
+
+	env_begin("two_by_three");
+	for (unsigned j = 0; j < 3; j++) {
+		snprintf(base[j], sizeof(base[j]), "%llu", BASE0 + 0x200ull * j);
+		snprintf(irq[j], sizeof(irq[j]), "%u", 33 + j);
+	}
+	for (unsigned i = 0; i < 6; i++) {
+		static const char *const vdevs[] = { "xvda", "xvdb", "xvdc" };
+
+		snprintf(img[i], sizeof(img[i]), "%s/%u.img", env.dir, i);
+		make_image(img[i]);
+		d[i] = (struct dev){ .domid = 1 + i / 3, .devid = 51712 + 16 * (i % 3),
+				     .vdev = vdevs[i % 3], .params = img[i], .base = base[i % 3],
+				     .irq = irq[i % 3] };
+	}
+	g[0] = new_guest(1, &vm[0]);
+	g[1] = new_guest(2, &vm[1]);
+	service_start();
+	for (unsigned i = 0; i < 6; i++)
+		libxl_add(&d[i]);
+	for (unsigned i = 0; i < 6; i++)
+		CHECK_STATE(&d[i], "2", STATE2_MS);
+	/* One IOREQ server per guest, every window claimed. */
+	sim_holdings(env.sim, &h);
+	CHECK_EQ(h.servers, 2);
+	for (unsigned i = 0; i < 6; i++)
+		CHECK(claimed(g[i / 3], BASE0 + 0x200ull * (i % 3)));
+	/* Every disk writes its own image (io_check compares the file). */
+	for (unsigned i = 0; i < 6; i++)
+		io_check(&vm[i / 3], BASE0 + 0x200ull * (i % 3), 33 + i % 3, img[i]);
+	/* Closing one disk of dom2 leaves the other five. */
+	libxl_close(&d[4]);
+	CHECK_STATE(&d[4], "6", STATE2_MS);
+	CHECK(!claimed(g[1], BASE0 + 0x200));
+	for (unsigned i = 0; i < 6; i++)
+		if (i != 4)
+			CHECK(claimed(g[i / 3], BASE0 + 0x200ull * (i % 3)));
+	io_check(&vm[1], BASE0 + 0x400, 35, img[5]);
+	for (unsigned k = 0; k < 2; k++) {
+		guest_vm_fini(&vm[k]);
+		sim_guest_destroy(g[k]);
+	}
+	env_end();
+}
+
+#define DEATH_REQS 48u
+#define DEATH_BYTES (64u * 1024u)
+
+TEST(guest_death_mid_io)
+{
+	struct guest_vm vm1, vm2;
+	struct sim_guest *g1, *g2;
+	struct gblk_req *reqs[DEATH_REQS];
+	static struct gblk b;
+	struct sim_holdings h;
+	char img[2][192];
+	struct dev d[2] = {
+		{ .domid = 1, .devid = 51712, .vdev = "xvda", .params = img[0], .base = "33554432",
+		  .irq = "33" },
+		{ .domid = 2, .devid = 51712, .vdev = "xvda", .params = img[1], .base = "33554432",
+		  .irq = "33" },
+	};
+	unsigned done = 0;
+
+	env_begin("death_mid_io");
+	for (unsigned i = 0; i < 2; i++) {
+		snprintf(img[i], sizeof(img[i]), "%s/%u.img", env.dir, i);
+		make_image(img[i]);
+	}
+	g1 = new_guest(1, &vm1);
+	g2 = new_guest(2, &vm2);
+	service_start();
+	libxl_add(&d[0]);
+	libxl_add(&d[1]);
+	CHECK_STATE(&d[0], "2", STATE2_MS);
+	CHECK_STATE(&d[1], "2", STATE2_MS);
+
+	/* dom1 fills its queue with 3 MiB of writes and reads, kicks, and dies at once. */
+	memset(&b, 0, sizeof(b));
+	CHECK_EQ(gblk_open(&b, &vm1, BASE0, 33, NULL), 0);
+	for (unsigned i = 0; i < DEATH_REQS; i++) {
+		CHECK_EQ(gblk_req_alloc(&b, DEATH_BYTES, 4, &reqs[i]), 0);
+		gblk_req_set(reqs[i], i % 2 ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT,
+			     (uint64_t)(i % 64) * (DEATH_BYTES / 512), DEATH_BYTES, 1 + i % 4, 0);
+		memset(reqs[i]->buf, 0x5a, DEATH_BYTES + 1);
+		CHECK_EQ(gblk_submit(&b, 0, reqs[i]), 0);
+	}
+	CHECK_EQ(gblk_kick(&b, 0, 0), 0);
+	gblk_close(&b);
+	for (unsigned i = 0; i < DEATH_REQS; i++)
+		done += reqs[i]->done;
+	printf("# %u of %u requests completed before the guest died\n", done, DEATH_REQS);
+	guest_vm_fini(&vm1);
+	sim_guest_destroy(g1);
+
+	/* Daemon alive, dom1's disk closed and its server gone, dom2 unaffected. */
+	CHECK_STATE(&d[0], "6", STATE2_MS);
+	CHECK_EQ(kill(env.pid, 0), 0);
+	sim_holdings(env.sim, &h);
+	CHECK_EQ(h.servers, 1);
+	io_check(&vm2, BASE0, 33, img[1]);
+	CHECK(wait_state(&d[1], "2", 0) >= 0);
+	for (unsigned i = 0; i < DEATH_REQS; i++)
+		gblk_req_free(reqs[i]);
+	libxl_close(&d[0]);
+	libxl_remove(&d[0]);
+	guest_vm_fini(&vm2);
+	sim_guest_destroy(g2);
+	env_end();
+}
+
+/* The guest owns /local/domain/<id>/device/...: whatever it writes there is ignored. */
+TEST(frontend_garbage_in_own_nodes_ignored)
+{
+	static const char *const keys[] = { "state", "backend", "backend-id", "virtual-device",
+					    "params", "base", "irq", "online", "x/y/z" };
+	static const char *const junk[] = { "5", "/local/domain/0/backend/virtio_disk/1/1",
+					    "-1", "\xff\xfe", "/etc/shadow", "0", "99999999999999999999",
+					    "", "state" };
+	char img[192], fe[160], path[224];
+	struct guest_vm vm;
+	struct sim_guest *g;
+	struct dev d = { .domid = 1, .devid = 51712, .vdev = "xvda", .params = img,
+			 .base = "33554432", .irq = "33" };
+
+	env_begin("fe_garbage");
+	snprintf(img, sizeof(img), "%s/a.img", env.dir);
+	make_image(img);
+	g = new_guest(1, &vm);
+	service_start();
+	libxl_add(&d);
+	CHECK_STATE(&d, "2", STATE2_MS);
+	snprintf(fe, sizeof(fe), "/local/domain/1/device/virtio_disk/51712");
+	for (unsigned round = 0; round < 20; round++) {
+		for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			snprintf(path, sizeof(path), "%s/%s", fe, keys[i]);
+			CHECK(xs_write(env.xs, XBT_NULL, path, junk[(i + round) % 9],
+				       (unsigned)strlen(junk[(i + round) % 9])));
+		}
+		if (round == 10) /* the frontend directory goes away altogether */
+			CHECK(xs_rm(env.xs, XBT_NULL, fe));
+	}
+	/* A frontend directory of a device that has no backend, too. */
+	CHECK(xs_write(env.xs, XBT_NULL, "/local/domain/1/device/virtio_disk/51728/state", "1",
+		       1));
+	sleep_ms(200);
+	CHECK_EQ(kill(env.pid, 0), 0);
+	CHECK(wait_state(&d, "2", 0) >= 0);
+	io_check(&vm, BASE0, 33, img);
+	guest_vm_fini(&vm);
+	sim_guest_destroy(g);
+	CHECK_STATE(&d, "6", STATE2_MS);
+	env_end();
+}
+
+/* A backend directory this domain does not own is neither served nor written to. */
+TEST(directory_not_ours_refused)
+{
+	char img[192];
+	struct guest_vm vm;
+	struct sim_guest *g;
+	struct dev good = { .domid = 1, .devid = 51712, .vdev = "xvda", .params = img,
+			    .base = "33554432", .irq = "33" };
+	struct dev foreign = { .domid = 1, .devid = 51728, .vdev = "xvdb", .params = img,
+			       .base = "33554944", .irq = "34" };
+
+	env_begin("not_ours");
+	snprintf(img, sizeof(img), "%s/a.img", env.dir);
+	make_image(img);
+	g = new_guest(1, &vm);
+	service_start();
+	add_owned_by(&foreign, 1); /* as if the guest had made it */
+	libxl_add(&good);
+	CHECK_STATE(&good, "2", STATE2_MS);
+	if (sim_daemon_wait_log(env.log, "ignored backend/virtio_disk/1/51728: not owned by dom0",
+				WAIT_MS)) {
+		note_log(env.log);
+		check_fail(__FILE__, __LINE__, "no refusal logged");
+	}
+	/* Untouched: still state 1, no window. */
+	CHECK(wait_state(&foreign, "1", 0) >= 0);
+	CHECK(!claimed(g, BASE0 + 0x200));
+	CHECK(claimed(g, BASE0));
+	CHECK_EQ(kill(env.pid, 0), 0);
+	CHECK(xs_rm(env.xs, XBT_NULL, "/local/domain/0/backend/virtio_disk/1/51728"));
+	guest_vm_fini(&vm);
+	sim_guest_destroy(g);
+	CHECK_STATE(&good, "6", STATE2_MS);
+	env_end();
+}
+
+/* systemd's side of sd_notify: an abstract datagram socket; NOTIFY_SOCKET names it. */
+static int notify_listen(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char name[64];
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int n;
+
+	CHECK(fd >= 0);
+	n = snprintf(name, sizeof(name), "@xvb-t-service-%d", (int)getpid());
+	memcpy(sa.sun_path, name, (size_t)n);
+	sa.sun_path[0] = '\0';
+	CHECK_EQ(bind(fd, (struct sockaddr *)&sa,
+		      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n)),
+		 0);
+	setenv("NOTIFY_SOCKET", name, 1);
+	return fd;
+}
+
+/* Datagrams until one contains want (true), or WAIT_MS pass (false). */
+static bool notify_wait(int fd, const char *want)
+{
+	uint64_t start = now_ms();
+	char buf[1024];
+
+	while (now_ms() - start < WAIT_MS) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf) - 1, 0);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		for (char *c = buf; *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		printf("# notify: %s\n", buf);
+		for (char *c = buf; *c; c++)
+			if (*c == ' ' && (strncmp(c + 1, "STATUS=", 7) == 0 ||
+					  strncmp(c + 1, "MONOTONIC_USEC=", 15) == 0))
+				*c = '\n';
+		if (strstr(buf, want))
+			return true;
+	}
+	return false;
+}
+
+#define SEC_A "[disk:xvda]\ndomid = 1\npath = %s/a.img\nbase = 0x2000000\nirq = 33\n"
+#define SEC_B "[disk:xvdb]\ndomid = 1\npath = %s/b.img\nbase = 0x2000200\nirq = 34\n"
+#define SEC_C "[disk:xvdc]\ndomid = 1\npath = %s/c.img\nbase = 0x2000400\nirq = 35\n"
+#define SEC_C_RO SEC_C "ro = yes\n"
+
+/* The reload test's file: xvda, and xvdb or xvdc (read-only or not), images in env.dir. */
+enum { CONF_B, CONF_C, CONF_C_RO };
+static void write_disks_conf(const char *conf, unsigned second)
+{
+	char text[2048];
+	int n = snprintf(text, sizeof(text), "[global]\nlog_level = info\n" SEC_A, env.dir);
+
+	CHECK(n > 0 && (size_t)n < sizeof(text));
+	if (second == CONF_B)
+		snprintf(text + n, sizeof(text) - (size_t)n, SEC_B, env.dir);
+	else if (second == CONF_C)
+		snprintf(text + n, sizeof(text) - (size_t)n, SEC_C, env.dir);
+	else
+		snprintf(text + n, sizeof(text) - (size_t)n, SEC_C_RO, env.dir);
+	write_file(conf, text);
+}
+
+static void sighup_and_wait(const char *log_regex)
+{
+	CHECK_EQ(kill(env.pid, SIGHUP), 0);
+	if (sim_daemon_wait_log(env.log, log_regex, WAIT_MS)) {
+		note_log(env.log);
+		check_fail(__FILE__, __LINE__, "no /%s/ after SIGHUP", log_regex);
+	}
+}
+
+/* Per-guest launch from a file: SIGHUP adds, removes, re-serves changed, leaves unchanged. */
+TEST(sighup_reload_add_remove_unchanged)
+{
+	static struct gblk a;
+	char conf[192], img[3][192];
+	uint8_t buf[512], back[512], st = 0xff;
+	struct guest_vm vm;
+	struct sim_guest *g;
+	int nfd;
+
+	env_begin("reload");
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(img[i], sizeof(img[i]), "%s/%c.img", env.dir, 'a' + i);
+		make_image(img[i]);
+	}
+	snprintf(conf, sizeof(conf), "%s/guest1.conf", env.dir);
+	write_disks_conf(conf, CONF_B);
+	g = new_guest(1, &vm);
+	nfd = notify_listen();
+	env.pid = daemon_start_cfg(env.log, conf);
+	unsetenv("NOTIFY_SOCKET");
+	CHECK_EQ(sim_daemon_wait_log(env.log, "dom1: info: ready: 2 disk", WAIT_MS), 0);
+	CHECK(notify_wait(nfd, "READY=1\nSTATUS=dom1: serving 2 disk(s) of 1 guest(s)"));
+	CHECK(claimed(g, BASE0 + 0x200));
+
+	/* xvda stays in use across every reload: driver open, never re-initialised. */
+	memset(&a, 0, sizeof(a));
+	CHECK_EQ(gblk_open(&a, &vm, BASE0, 33, NULL), 0);
+	memset(buf, 0xa1, sizeof(buf));
+	CHECK_EQ(gblk_write(&a, 0, 1, buf, sizeof(buf), &st), 0);
+	CHECK_EQ(st, 0);
+
+	/* Remove xvdb, add xvdc. */
+	write_disks_conf(conf, CONF_C);
+	sighup_and_wait("SIGHUP: 1 disk\\(s\\) added, 1 removed, 1 unchanged, 0 failed");
+	CHECK(notify_wait(nfd, "RELOADING=1"));
+	CHECK(notify_wait(nfd, "READY=1\nSTATUS=dom1: serving 2 disk(s)"));
+	CHECK(!claimed(g, BASE0 + 0x200)); /* -EFAULT: the window is gone */
+	CHECK_EQ(sim_wait_claimed(g, BASE0 + 0x400, WAIT_MS), 0);
+	io_check(&vm, BASE0 + 0x400, 35, img[2]);
+	CHECK_EQ(gblk_read(&a, 0, 1, back, sizeof(back), &st), 0);
+	CHECK_EQ(st, 0);
+	CHECK(memcmp(buf, back, sizeof(buf)) == 0);
+
+	/* A broken file changes nothing. */
+	write_file(conf, "[disk:xvdc\n");
+	sighup_and_wait("SIGHUP: keeping the current configuration");
+	CHECK(claimed(g, BASE0 + 0x400));
+
+	/* A changed disk (now read-only) is served again with its new settings. */
+	write_disks_conf(conf, CONF_C_RO);
+	sighup_and_wait("SIGHUP: 1 disk\\(s\\) added, 1 removed, 1 unchanged, 0 failed");
+	CHECK_EQ(sim_daemon_wait_log(env.log, "dom1/xvdc: info: serving .*c.img .*read-only",
+				     WAIT_MS), 0);
+	CHECK_EQ(sim_wait_claimed(g, BASE0 + 0x400, WAIT_MS), 0);
+
+	/* xvda was never stopped and still serves the same driver. */
+	CHECK(sim_daemon_wait_log(env.log, "dom1/xvda: info: stopping", 0) != 0);
+	memset(buf, 0xb2, sizeof(buf));
+	CHECK_EQ(gblk_write(&a, 0, 2, buf, sizeof(buf), &st), 0);
+	CHECK_EQ(st, 0);
+	CHECK_EQ(gblk_read(&a, 0, 2, back, sizeof(back), &st), 0);
+	CHECK(memcmp(buf, back, sizeof(buf)) == 0);
+	CHECK(!atomic_load(&a.needs_reset));
+	CHECK_EQ(gblk_reset(&a, 0), 0);
+	gblk_close(&a);
+
+	CHECK_EQ(kill(env.pid, SIGTERM), 0);
+	CHECK(notify_wait(nfd, "STOPPING=1"));
+	close(nfd);
+	guest_vm_fini(&vm);
+	sim_guest_destroy(g);
 	env_end();
 }
