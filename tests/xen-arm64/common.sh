@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Shared settings for the real-Xen arm64 test (sourced by setup, build-daemon, run).
 # Everything is downloaded and built under $XT_CACHE (default build/xen-arm64/ under the
 # repo root); nothing from there is ever committed.
