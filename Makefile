@@ -46,6 +46,7 @@ $(OBJ)/%.o: %.c config.mk
 -include tests/unit/*.mk
 -include tests/xensim/*.mk
 -include tests/xen-arm64/*.mk
+-include bench/*.mk
 
 define unit_test_rule
 $(BUILD)/tests/$(1): $$(patsubst %.c,$$(OBJ)/%.o,$$($(1)_SRCS))

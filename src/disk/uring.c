@@ -113,6 +113,17 @@ static void uring_prep_buffered(struct uring_slot *slot, struct io_uring_sqe *sq
 			io_uring_prep_write(sqe, fd, base, len, pos);
 		return;
 	}
+	if (req->iovcnt - idx == 1 && req->iov[idx].iov_len <= URING_MAX_SINGLE) {
+		/* One buffer: plain read/write, no iovec for the kernel to import. */
+		void *base = req->iov[idx].iov_base;
+		unsigned len = (unsigned)req->iov[idx].iov_len;
+
+		if (req->op == DISK_READ)
+			io_uring_prep_read(sqe, fd, base, len, pos);
+		else
+			io_uring_prep_write(sqe, fd, base, len, pos);
+		return;
+	}
 	if (req->op == DISK_READ)
 		io_uring_prep_readv(sqe, fd, &req->iov[idx], req->iovcnt - idx, pos);
 	else

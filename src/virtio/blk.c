@@ -22,7 +22,8 @@
  * Reset with requests in flight: the device is marked resetting, the disk is
  * drained (which runs every completion callback), and those callbacks only
  * release their chain mappings: nothing is written to guest memory and
- * nothing is pushed. Then the pools are freed.
+ * nothing is pushed. Then the pools are freed. Destroying the device is
+ * different: requests in flight are answered first (blk_answer_inflight).
  */
 #include <endian.h>
 #include <errno.h>
@@ -335,7 +336,9 @@ static bool handle_request(struct virtio_blk *blk, struct blk_req *req)
 		return false;
 	}
 	/* Copy the header out of guest memory before deciding anything on it. */
-	if (iov_to_buf(c->iov, c->n_out, &hdr, sizeof(hdr)) < sizeof(hdr)) {
+	if (likely(c->n_out > 0 && c->iov[0].iov_len >= sizeof(hdr)))
+		memcpy(&hdr, c->iov[0].iov_base, sizeof(hdr)); /* the usual layout */
+	else if (iov_to_buf(c->iov, c->n_out, &hdr, sizeof(hdr)) < sizeof(hdr)) {
 		guest_error(blk, "header shorter than 16 bytes");
 		req_finish(blk, req, VIRTIO_BLK_S_IOERR, 1);
 		return false;
@@ -508,10 +511,29 @@ int virtio_blk_create(const struct virtio_blk_params *params, struct disk *disk,
 	return 0;
 }
 
+/*
+ * Teardown (SIGTERM, the disk removed, the guest gone) is not a reset the
+ * driver asked for: requests in flight finish and are answered, OK or
+ * IOERR, with one interrupt decision per queue, before the reset.
+ */
+static void blk_answer_inflight(struct virtio_blk *blk)
+{
+	int r;
+
+	if (blk->inflight == 0)
+		return;
+	r = disk_drain(blk->disk);
+	if (r < 0)
+		log_err(blk->name, "teardown: disk drain failed: %s", strerror(-r));
+	for (uint16_t q = 0; q < blk->vdev.num_queues; q++)
+		notify_batch(blk, q);
+}
+
 void virtio_blk_destroy(struct virtio_blk *blk)
 {
 	if (!blk)
 		return;
+	blk_answer_inflight(blk);
 	virtio_dev_reset(&blk->vdev);
 	free(blk);
 }

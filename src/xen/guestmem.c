@@ -86,6 +86,12 @@ struct guestmem {
 	struct gm_bucket lru;        /* sentinel: next = least recently released */
 	struct gm_bucket **hash;     /* index -> mapped, non-stale bucket */
 	uint32_t hash_bits;
+	/*
+	 * The record of the last hit or miss: a request's buffers are mostly
+	 * in one or two buckets. Always a record of ours; whether it still
+	 * holds that bucket is checked (mapped, not stale, same index).
+	 */
+	struct gm_bucket *last;
 
 	struct gm_whole *wholes; /* GUESTMEM_WHOLE_MAX_SPANS records */
 	struct gm_whole *whole_free;
@@ -154,6 +160,20 @@ static void hash_remove(struct guestmem *gm, struct gm_bucket *b)
 static bool page_valid(const struct gm_bucket *b, uint32_t page)
 {
 	return b->valid[page / 64u] & (UINT64_C(1) << (page % 64u));
+}
+
+/* The first page of [from, last] that is not guest RAM, or last + 1: a word at a time. */
+static uint32_t valid_until(const struct gm_bucket *b, uint32_t from, uint32_t last)
+{
+	for (uint32_t p = from; p <= last; p = (p | 63u) + 1u) {
+		uint64_t invalid = ~b->valid[p / 64u] >> (p % 64u);
+
+		if (invalid) {
+			p += (uint32_t)__builtin_ctzll(invalid);
+			return p <= last ? p : last + 1u;
+		}
+	}
+	return last + 1u;
 }
 
 /* ---- bucket mapping ----------------------------------------------------- */
@@ -350,7 +370,7 @@ int guestmem_map(struct guestmem *gm, uint64_t gpa, uint64_t len, unsigned flags
 	uint64_t off = gpa & GM_BUCKET_MASK;
 	uint32_t page, run;
 	struct gm_bucket *b;
-	uint64_t avail;
+	uint64_t avail, last;
 	int ret;
 
 	*out = (struct guest_span){ .ptr = NULL, .len = 0, .token = NULL };
@@ -362,7 +382,9 @@ int guestmem_map(struct guestmem *gm, uint64_t gpa, uint64_t len, unsigned flags
 	if (flags & GUEST_MAP_WHOLE)
 		return whole_map(gm, gpa, len, out);
 
-	b = hash_lookup(gm, index);
+	b = gm->last;
+	if (!b || b->index != index || !b->mapped || b->stale)
+		b = hash_lookup(gm, index);
 	if (b) {
 		gm->hits++;
 	} else {
@@ -381,14 +403,18 @@ int guestmem_map(struct guestmem *gm, uint64_t gpa, uint64_t len, unsigned flags
 		hash_insert(gm, b);
 		lru_push_mru(gm, b); /* unpinned until the checks below pass */
 	}
+	gm->last = b;
 
 	if ((flags & GUEST_MAP_WRITE) && !b->writable)
 		return -EFAULT;
 	page = (uint32_t)(off >> GM_PAGE_SHIFT);
 	if (!page_valid(b, page))
 		return -EFAULT;
-	for (run = page + 1; run < GM_BUCKET_PAGES && page_valid(b, run); run++)
-		;
+	/* Look only as far as the request reaches (off + len cannot wrap: gpa + len does not). */
+	last = (off + len - 1u) >> GM_PAGE_SHIFT;
+	if (last >= GM_BUCKET_PAGES)
+		last = GM_BUCKET_PAGES - 1u;
+	run = valid_until(b, page + 1u, (uint32_t)last);
 	avail = ((uint64_t)run << GM_PAGE_SHIFT) - off;
 
 	if (b->pins++ == 0) {
@@ -424,6 +450,21 @@ static struct gm_whole *token_whole(const struct guestmem *gm, void *token)
 	return token;
 }
 
+static void whole_release(struct guestmem *gm, struct gm_whole *w)
+{
+	if (!w->in_use) {
+		log_err(gm->name, "BUG: whole mapping released twice");
+		return;
+	}
+	gm_unmap_pages(gm, w->va, w->pages);
+	w->va = NULL;
+	w->pages = 0;
+	w->in_use = false;
+	w->next_free = gm->whole_free;
+	gm->whole_free = w;
+	gm->nr_whole--;
+}
+
 void guestmem_unmap(struct guestmem *gm, void *token)
 {
 	struct gm_bucket *b;
@@ -431,23 +472,16 @@ void guestmem_unmap(struct guestmem *gm, void *token)
 
 	if (!token)
 		return;
-	w = token_whole(gm, token);
-	if (w) {
-		if (!w->in_use) {
-			log_err(gm->name, "BUG: whole mapping released twice");
-			return;
-		}
-		gm_unmap_pages(gm, w->va, w->pages);
-		w->va = NULL;
-		w->pages = 0;
-		w->in_use = false;
-		w->next_free = gm->whole_free;
-		gm->whole_free = w;
-		gm->nr_whole--;
+	b = token_bucket(gm, token); /* the common case first: a bucket span */
+	if (!b) {
+		w = token_whole(gm, token);
+		if (w)
+			whole_release(gm, w);
+		else
+			log_err(gm->name, "BUG: guest memory span released twice or not ours");
 		return;
 	}
-	b = token_bucket(gm, token);
-	if (!b || !b->mapped || b->pins == 0) {
+	if (!b->mapped || b->pins == 0) {
 		log_err(gm->name, "BUG: guest memory span released twice or not ours");
 		return;
 	}

@@ -200,6 +200,7 @@ static bool ioreq_handle_slot(struct ioreq_server *s, unsigned int vcpu)
 {
 	ioreq_t *slot = &s->page->vcpu_ioreq[vcpu];
 	struct mmio_access acc;
+	enum ioreq_kind kind;
 	const char *why = NULL;
 	ioreq_t req;
 	uint64_t value;
@@ -214,7 +215,8 @@ static bool ioreq_handle_slot(struct ioreq_server *s, unsigned int vcpu)
 	slot_set_state(slot, &req, STATE_IOREQ_INPROCESS);
 	s->requests++;
 
-	switch (ioreq_decode(&req, &acc, &why)) {
+	kind = ioreq_decode(&req, &acc, &why);
+	switch (kind) {
 	case IOREQ_KIND_MMIO:
 		value = ioreq_mmio(s, &acc);
 		if (!acc.write)
@@ -234,6 +236,14 @@ static bool ioreq_handle_slot(struct ioreq_server *s, unsigned int vcpu)
 		ioreq_log_once(s, &s->ignore_logged, "unhandled", &req, why);
 		break;
 	}
+	/*
+	 * A read completed without effect reads 0, like any register we do
+	 * not serve: never the request's own data field echoed back. With
+	 * data_is_ptr, data is a guest address, not a value: left alone.
+	 */
+	if (kind != IOREQ_KIND_MMIO && kind != IOREQ_KIND_INVALIDATE && req.dir == IOREQ_READ &&
+	    !req.data_is_ptr)
+		slot_set_data(slot, 0);
 
 	/* Data (and everything the handler did) visible before the state. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);

@@ -163,6 +163,12 @@ static int queue_start(struct gblk *b, unsigned vcpu, unsigned q)
 
 int gblk_start(struct gblk *b, unsigned vcpu)
 {
+	return gblk_start_with(b, vcpu, NULL, NULL);
+}
+
+int gblk_start_with(struct gblk *b, unsigned vcpu, int (*after_features)(struct gblk *, void *),
+		    void *ctx)
+{
 	uint64_t wanted = b->opts.features ? b->opts.features : GBLK_DEFAULT_FEATURES;
 	unsigned nq = 1;
 	int r;
@@ -178,6 +184,8 @@ int gblk_start(struct gblk *b, unsigned vcpu)
 		r = guest_mmio_init(&b->dev, vcpu, wanted);
 	if (!r)
 		r = read_config(b, vcpu);
+	if (!r && after_features)
+		r = after_features(b, ctx);
 	if (r)
 		goto err;
 	if (gblk_has(b, VIRTIO_BLK_F_MQ) && b->opts.nr_queues > 1) {
@@ -218,6 +226,13 @@ err:
 int gblk_open(struct gblk *b, struct guest_vm *vm, uint64_t base, unsigned irq,
 	      const struct gblk_opts *opts)
 {
+	return gblk_open_with(b, vm, base, irq, opts, NULL, NULL);
+}
+
+int gblk_open_with(struct gblk *b, struct guest_vm *vm, uint64_t base, unsigned irq,
+		   const struct gblk_opts *opts, int (*after_features)(struct gblk *, void *),
+		   void *ctx)
+{
 	*b = (struct gblk){ .opts = opts ? *opts : (struct gblk_opts){ 0 } };
 	if (b->opts.irq_vcpu >= vm->nr_vcpus)
 		return -EINVAL;
@@ -228,7 +243,7 @@ int gblk_open(struct gblk *b, struct guest_vm *vm, uint64_t base, unsigned irq,
 		pthread_mutex_init(&b->vq[q].lock, NULL);
 		pthread_cond_init(&b->vq[q].cond, NULL);
 	}
-	return gblk_start(b, b->opts.irq_vcpu);
+	return gblk_start_with(b, b->opts.irq_vcpu, after_features, ctx);
 }
 
 int gblk_reset(struct gblk *b, unsigned vcpu)

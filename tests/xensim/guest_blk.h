@@ -147,6 +147,18 @@ struct gblk {
 int gblk_open(struct gblk *b, struct guest_vm *vm, uint64_t base, unsigned irq,
 	      const struct gblk_opts *opts);
 int gblk_start(struct gblk *b, unsigned vcpu);
+/*
+ * gblk_start, calling after_features (when not NULL) once the features
+ * are negotiated (FEATURES_OK) and the config read, before any queue is
+ * set up: for hostile tests that act in that phase. Its non-zero return
+ * ends the start with that error.
+ */
+int gblk_start_with(struct gblk *b, unsigned vcpu, int (*after_features)(struct gblk *, void *),
+		    void *ctx);
+/* gblk_open with gblk_start_with's hook. */
+int gblk_open_with(struct gblk *b, struct guest_vm *vm, uint64_t base, unsigned irq,
+		   const struct gblk_opts *opts, int (*after_features)(struct gblk *, void *),
+		   void *ctx);
 /* Stop the handler, write Status = 0, abort every request in flight. */
 int gblk_reset(struct gblk *b, unsigned vcpu);
 /* Stop the handler and free host memory; no register access. NULL-tolerant. */

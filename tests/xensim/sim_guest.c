@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Simulated domains: creation and death, guest RAM (a sparse memfd mapped
- * at SIM_GUEST_RAM_BASE), vCPUs, interrupt lines (set_irq_level,
+ * at SIM_GUEST_RAM_BASE; secret memory where the kernel has it, so that
+ * O_DIRECT into it fails as into Xen's foreign mappings), vCPUs, interrupt lines (set_irq_level,
  * set_isa_irq_level) and the dm_op that reports the vCPU count.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sim_internal.h"
@@ -22,6 +25,27 @@ struct sim_guest *sim_guest_find_locked(struct sim *sim, uint32_t domid)
 			return g;
 	}
 	return NULL;
+}
+
+/*
+ * Guest RAM that O_DIRECT cannot reach, as on real Xen: there a foreign
+ * mapping is VM_PFNMAP and get_user_pages() refuses it, so O_DIRECT I/O
+ * into guest memory fails with EFAULT. A memfd_secret() (Linux 5.14+) is
+ * the same for GUP (secretmem pages are never pinned) while ordinary loads,
+ * stores and buffered read()/write() work. Where the kernel lacks it (or
+ * XENSIM_PLAIN_RAM is set) a plain memfd, which O_DIRECT can reach.
+ */
+static int guest_ram_fd(const char *name)
+{
+#ifdef SYS_memfd_secret
+	if (!getenv("XENSIM_PLAIN_RAM")) {
+		int fd = (int)syscall(SYS_memfd_secret, (unsigned int)O_CLOEXEC);
+
+		if (fd >= 0)
+			return fd;
+	}
+#endif
+	return memfd_create(name, MFD_CLOEXEC);
 }
 
 static void guest_free(struct sim_guest *g)
@@ -77,7 +101,7 @@ int sim_guest_create(struct sim *sim, uint16_t domid, uint64_t ram_bytes, unsign
 	pthread_condattr_destroy(&ca);
 
 	snprintf(name, sizeof(name), "xensim-dom%u-ram", domid);
-	g->ram_fd = memfd_create(name, MFD_CLOEXEC);
+	g->ram_fd = guest_ram_fd(name);
 	if (g->ram_fd < 0 || ftruncate(g->ram_fd, (off_t)ram_bytes) < 0) {
 		rc = -errno;
 		goto err;
