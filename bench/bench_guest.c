@@ -239,8 +239,10 @@ static int env_up(struct env *e, const char *valgrind_out)
 	e->vm_up = true;
 
 	snprintf(daemon, sizeof(daemon), "%s/build/bench/xen-virtio-blkd", root);
-	snprintf(spec, sizeof(spec), "path=%s,base=%#llx,irq=%u,serial=bench,cache=%s", e->image,
-		 (unsigned long long)BASE, IRQ, e->direct ? "direct" : "writeback");
+	/* queues=N: one queue thread per queue (the daemon's default for N > 1). */
+	snprintf(spec, sizeof(spec), "path=%s,base=%#llx,irq=%u,serial=bench,cache=%s,queues=%u",
+		 e->image, (unsigned long long)BASE, IRQ, e->direct ? "direct" : "writeback",
+		 e->queues > 1 ? e->queues : 1);
 	snprintf(e->log, sizeof(e->log), "%s/build/bench/daemon-%s.log", root, e->config);
 	if (valgrind_out) {
 		snprintf(vg_out, sizeof(vg_out), "--callgrind-out-file=%s", valgrind_out);

@@ -45,6 +45,11 @@ static const char help_text[] =
 	"      vdev=NAME        name in log messages (default xvda, xvdb, ... by position)\n"
 	"      version=1|2      virtio-mmio version: 2 modern (default) or 1 legacy\n"
 	"      cache=MODE       writeback (default: page cache) or direct (O_DIRECT)\n"
+	"      queues=N         virtqueues, 1-8 (default 1); more than one offers\n"
+	"                       VIRTIO_BLK_F_MQ, so a guest can use one per vCPU\n"
+	"      threads=T        queue threads, 1-N: queue q is served by thread\n"
+	"                       q mod T (default: one per queue when N > 1; one\n"
+	"                       queue is served by the main loop unless threads=1)\n"
 	"  -F, --foreground   stay in the foreground and log to stderr\n"
 	"                     (otherwise detach once ready and log to syslog)\n"
 	"  -v, --verbose      log more: info by default, -v adds debug\n"
@@ -155,12 +160,16 @@ static void vdev_default(unsigned index, char *out, size_t len)
 	snprintf(out, len, "xvd%s", &suffix[i]);
 }
 
-enum disk_key { KEY_PATH, KEY_BASE, KEY_IRQ, KEY_RO, KEY_SERIAL, KEY_VDEV, KEY_VERSION, KEY_CACHE };
+enum disk_key {
+	KEY_PATH, KEY_BASE, KEY_IRQ, KEY_RO, KEY_SERIAL, KEY_VDEV, KEY_VERSION, KEY_CACHE,
+	KEY_QUEUES, KEY_THREADS,
+};
 
 static const char *const disk_keys[] = {
 	[KEY_PATH] = "path",	   [KEY_BASE] = "base", [KEY_IRQ] = "irq",
 	[KEY_RO] = "ro",	   [KEY_SERIAL] = "serial", [KEY_VDEV] = "vdev",
-	[KEY_VERSION] = "version", [KEY_CACHE] = "cache",
+	[KEY_VERSION] = "version", [KEY_CACHE] = "cache", [KEY_QUEUES] = "queues",
+	[KEY_THREADS] = "threads",
 };
 
 /* One KEY=VALUE item of a --disk spec; key and value already split. */
@@ -241,6 +250,21 @@ static int parse_disk_item(struct disk_config *d, enum disk_key k, const char *k
 			return fail(msg, len, "--disk cache=%s: must be writeback or direct",
 				    value);
 		return 0;
+	case KEY_QUEUES:
+	case KEY_THREADS:
+		rc = parse_u64(value, &v);
+		if (rc < 0)
+			return number_error(rc, k == KEY_QUEUES ? "--disk queues=" :
+								  "--disk threads=",
+					    value, msg, len);
+		if (v == 0 || v > VIRTIO_MAX_QUEUES)
+			return fail(msg, len, "--disk %s=%s: must be 1-%u", key, value,
+				    VIRTIO_MAX_QUEUES);
+		if (k == KEY_QUEUES)
+			d->queues = (uint32_t)v;
+		else
+			d->threads = (uint32_t)v;
+		return 0;
 	case KEY_RO:
 		break;
 	}
@@ -298,6 +322,9 @@ static int parse_disk(const char *arg, struct cli_options *opts, char *msg, size
 		return fail(msg, len, "--disk %s: irq= is required", arg);
 	if (!(seen & (1u << KEY_VDEV)))
 		vdev_default(opts->n_disks - 1, d->vdev, sizeof(d->vdev));
+	if (d->threads > (d->queues ? d->queues : 1))
+		return fail(msg, len, "--disk %s: threads=%u is more than queues=%u", arg,
+			    d->threads, d->queues ? d->queues : 1);
 	return 0;
 }
 

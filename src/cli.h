@@ -28,6 +28,14 @@ struct disk_config {
 	char vdev[DISK_VDEV_NAME_MAX + 1];  /* "xvda": names the disk in logs */
 	uint32_t mmio_version;              /* 1 legacy, 2 modern */
 	enum disk_cache_mode cache;
+	/*
+	 * Virtqueues (VIRTIO_BLK_F_MQ when more than one; 0 means 1) and the
+	 * queue threads serving them: queue q on thread q % threads. threads
+	 * 0 means the default: one thread per queue when there are several,
+	 * none (the main loop serves the queue) for one.
+	 */
+	uint32_t queues;
+	uint32_t threads;
 	char *spec; /* owned, tokenised copy of the --disk argument */
 };
 

@@ -191,11 +191,15 @@ static int parse_global_key(const struct where *w, const char *key, const char *
 	return 0;
 }
 
-enum { K_DOMID, K_GUEST, K_PATH, K_BASE, K_IRQ, K_DEVID, K_RO, K_SERIAL, K_VERSION, K_VDEV };
+enum {
+	K_DOMID, K_GUEST, K_PATH, K_BASE, K_IRQ, K_DEVID, K_RO, K_SERIAL, K_VERSION, K_VDEV,
+	K_QUEUES, K_THREADS,
+};
 static const char *const disk_keys[] = {
 	[K_DOMID] = "domid", [K_GUEST] = "guest", [K_PATH] = "path",	   [K_BASE] = "base",
 	[K_IRQ] = "irq",     [K_DEVID] = "devid", [K_RO] = "ro",	   [K_SERIAL] = "serial",
-	[K_VERSION] = "version", [K_VDEV] = "vdev",
+	[K_VERSION] = "version", [K_VDEV] = "vdev", [K_QUEUES] = "queues",
+	[K_THREADS] = "threads",
 };
 
 static int parse_disk_key(const struct where *w, unsigned k, const char *key, const char *v,
@@ -267,6 +271,18 @@ static int parse_disk_key(const struct where *w, unsigned k, const char *key, co
 			return BAD(w, key, "%s must be 1-%u letters, digits, '_' or '-'", v,
 				   DISK_VDEV_NAME_MAX);
 		snprintf(d->disk.vdev, sizeof(d->disk.vdev), "%s", v);
+		return 0;
+	case K_QUEUES:
+	case K_THREADS:
+		rc = number(w, key, v, &n);
+		if (rc < 0)
+			return rc;
+		if (n == 0 || n > VIRTIO_MAX_QUEUES)
+			return BAD(w, key, "%s is not 1-%u", v, VIRTIO_MAX_QUEUES);
+		if (k == K_QUEUES)
+			d->disk.queues = (uint32_t)n;
+		else
+			d->disk.threads = (uint32_t)n;
 		return 0;
 	default:
 		return BAD(w, key, "internal error");
@@ -372,6 +388,9 @@ static int parse_disk_section(const dictionary *ini, struct where *w, const char
 		if (!(seen & (1u << K_IRQ)))
 			return BAD(w, "irq", "missing");
 	}
+	if (d->disk.threads > (d->disk.queues ? d->disk.queues : 1))
+		return BAD(w, "threads", "%u is more than queues (%u)", d->disk.threads,
+			   d->disk.queues ? d->disk.queues : 1);
 	if (!(seen & (1u << K_VDEV))) {
 		if (!name_valid(name, DISK_VDEV_NAME_MAX) || strchr(name, '.'))
 			return BAD(w, "vdev", "missing, and the section name %s is not a vdev name",
@@ -508,5 +527,5 @@ bool config_disk_equal(const struct config_disk *a, const struct config_disk *b)
 	       strcmp(x->path, y->path) == 0 && x->base == y->base && x->irq == y->irq &&
 	       x->read_only == y->read_only && strcmp(x->serial, y->serial) == 0 &&
 	       strcmp(x->vdev, y->vdev) == 0 && x->mmio_version == y->mmio_version &&
-	       x->cache == y->cache;
+	       x->cache == y->cache && x->queues == y->queues && x->threads == y->threads;
 }

@@ -17,6 +17,7 @@
  *   base = ADDR, irq = N     a static disk (both required) ...
  *   devid = N                ... or the image of backend/virtio device N
  *   ro = yes|no, serial = S, version = 1|2, vdev = NAME
+ *   queues = N, threads = T  virtqueues (1-8) and queue threads (1-N), as --disk
  *
  * Section and key names are case-insensitive (iniparser lowers them).
  */

@@ -6,7 +6,14 @@
  * is set up and torn down. See guest.h. Each served disk is a separate
  * allocation: the virtio core and the IOREQ layer hold pointers to it while
  * other disks of the same guest come and go.
+ *
+ * A disk with queue threads (queues=N / threads=T, served_queues.c): the
+ * main loop keeps the register file and forwards kicked queues to their
+ * threads after the ioreq is answered; a reset or a teardown first drains
+ * the threads (host quiesce, served_queues_drain), and they stop after
+ * the device is gone.
  */
+#include <pthread.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -18,6 +25,7 @@
 #include "guest.h"
 #include "guest_limits.h"
 #include "log.h"
+#include "served_queues.h"
 #include "virtio/blk.h"
 #include "virtio/mmio.h"
 #include "xen/guestmem.h"
@@ -39,6 +47,7 @@ struct served_disk {
 	struct irq_line irq;
 	struct loop_watch disk_watch;  /* the disk's event_fd: completions */
 	struct loop_deferred process;  /* queue processing after a kick */
+	struct served_queues *queues;  /* queue threads, or NULL: the main loop serves */
 	bool window_added;
 };
 
@@ -49,6 +58,7 @@ struct guest {
 	struct xen_handles *xh;
 	struct ioreq_server *ioreq;
 	struct guestmem *mem;
+	uint32_t mem_generation; /* atomic: bumped on invalidation, for queue threads' caches */
 	bool enabled; /* the IOREQ server: enabled once, with its first window */
 	unsigned n_disks;
 	struct served_disk *disks[DISKS_PER_GUEST_MAX];
@@ -88,11 +98,24 @@ static void host_unmap(void *ctx, void *token)
 	guestmem_unmap(sd->guest->mem, token);
 }
 
+/*
+ * Queue threads raise the line while the main loop lowers it: calls are
+ * serialised (irq_line keeps the level, and irq.c's failure limiter is
+ * process-wide, hence one lock). Disks without queue threads need none.
+ */
+static pthread_mutex_t irq_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void host_set_irq(void *ctx, bool level)
 {
 	struct served_disk *sd = ctx;
 
+	if (likely(!sd->queues)) {
+		irq_line_set(&sd->irq, level);
+		return;
+	}
+	pthread_mutex_lock(&irq_lock);
 	irq_line_set(&sd->irq, level);
+	pthread_mutex_unlock(&irq_lock);
 }
 
 /* Deferred, so the QUEUE_NOTIFY ioreq is answered before any disk work. */
@@ -103,18 +126,31 @@ static void host_schedule(void *ctx)
 	loop_defer(sd->guest->loop, &sd->process);
 }
 
+/* Before a device reset: the queue threads drop their I/O and go idle. */
+static void host_quiesce(void *ctx)
+{
+	struct served_disk *sd = ctx;
+
+	if (sd->queues)
+		served_queues_drain(sd->queues, false);
+}
+
 static const struct virtio_host_ops served_disk_host_ops = {
 	.map = host_map,
 	.unmap = host_unmap,
 	.set_irq = host_set_irq,
 	.schedule = host_schedule,
+	.quiesce = host_quiesce,
 };
 
 static void served_disk_process(struct loop_deferred *d)
 {
 	struct served_disk *sd = container_of(d, struct served_disk, process);
 
-	virtio_dev_process(virtio_blk_dev(sd->blk));
+	if (sd->queues)
+		served_queues_kick(sd->queues, virtio_dev_take_kicks(virtio_blk_dev(sd->blk)));
+	else
+		virtio_dev_process(virtio_blk_dev(sd->blk));
 }
 
 static void served_disk_completions(struct loop_watch *w, uint32_t events UNUSED)
@@ -164,16 +200,36 @@ static void guest_invalidate(void *ctx)
 
 	if (g->mem)
 		guestmem_invalidate(g->mem);
+	/* Queue threads invalidate their own caches before their next map. */
+	__atomic_fetch_add(&g->mem_generation, 1, __ATOMIC_RELEASE);
+}
+
+static struct disk_params served_disk_params(const struct served_disk *sd)
+{
+	return (struct disk_params){
+		.path = sd->path,
+		.read_only = sd->cfg.read_only,
+		.cache = sd->cfg.cache,
+		.queue_depth = VIRTQ_MAX_INFLIGHT, /* one queue (queue threads open one each) */
+	};
+}
+
+static uint16_t served_disk_queues(const struct served_disk *sd)
+{
+	return sd->cfg.queues ? (uint16_t)sd->cfg.queues : 1;
+}
+
+/* Queue threads (0: the main loop serves), the default spelled out in cli.h. */
+static unsigned served_disk_threads(const struct served_disk *sd)
+{
+	if (sd->cfg.threads)
+		return sd->cfg.threads;
+	return served_disk_queues(sd) > 1 ? served_disk_queues(sd) : 0;
 }
 
 static int served_disk_open(struct served_disk *sd)
 {
-	struct disk_params params = {
-		.path = sd->path,
-		.read_only = sd->cfg.read_only,
-		.cache = sd->cfg.cache,
-		.queue_depth = VIRTQ_MAX_INFLIGHT, /* one queue */
-	};
+	struct disk_params params = served_disk_params(sd);
 	int rc = disk_open(&params, sd->name, &sd->disk);
 
 	if (rc < 0)
@@ -226,9 +282,15 @@ static void served_disk_free(struct served_disk *sd)
 	if (sd->window_added)
 		ioreq_server_remove_window(g->ioreq, sd->cfg.base);
 	sd->window_added = false;
+	/* Queue threads answer what they have in flight, as the main loop does below. */
+	if (sd->queues)
+		served_queues_drain(sd->queues, true);
 	/* Resets the device: in-flight I/O drained, guest mappings returned. */
 	virtio_blk_destroy(sd->blk);
 	sd->blk = NULL;
+	/* Nothing left for the threads: they close their disks and caches. */
+	served_queues_stop(sd->queues);
+	sd->queues = NULL;
 	if (g->loop) {
 		loop_del(g->loop, &sd->disk_watch);
 		loop_cancel(g->loop, &sd->process);
@@ -284,7 +346,7 @@ static int served_disk_start(struct served_disk *sd)
 	struct xen_handles *xh = g->xh;
 	struct virtio_blk_params params = {
 		.read_only = sd->cfg.read_only || sd->disk->read_only,
-		.num_queues = 1,
+		.num_queues = served_disk_queues(sd),
 	};
 	int rc;
 
@@ -308,6 +370,23 @@ static int served_disk_start(struct served_disk *sd)
 		log_err(sd->name, "cannot watch disk completions: %s", strerror(-rc));
 		return rc;
 	}
+	if (served_disk_threads(sd) > 0) {
+		struct served_queues_params qp = {
+			.name = sd->name,
+			.blk = sd->blk,
+			.num_queues = served_disk_queues(sd),
+			.nr_threads = served_disk_threads(sd),
+			.disk = served_disk_params(sd),
+			.xh = xh,
+			.domid = g->domid,
+			.mem_generation = &g->mem_generation,
+		};
+
+		/* Before the window exists: no kick can come before the threads are there. */
+		rc = served_queues_start(&qp, &sd->queues);
+		if (rc < 0)
+			return rc;
+	}
 	rc = ioreq_server_add_window(g->ioreq, sd->cfg.base, VIRTIO_MMIO_WINDOW_SIZE,
 				     &served_disk_window_ops, sd);
 	if (rc < 0) {
@@ -328,6 +407,9 @@ static void served_disk_log(const struct served_disk *sd)
 		 " irq %u",
 		 sd->path, sd->disk->size >> VIRTIO_BLK_SECTOR_SHIFT, VIRTIO_BLK_SECTOR_SIZE,
 		 ro ? "read-only" : "read-write", sd->cfg.mmio_version, sd->cfg.base, sd->cfg.irq);
+	if (sd->queues)
+		log_info(sd->name, "%u queue(s) on %u queue thread(s)", served_disk_queues(sd),
+			 served_disk_threads(sd));
 }
 
 /* The IOREQ server (not enabled) and the guest-memory cache. */

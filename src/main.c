@@ -34,6 +34,7 @@
 #include "sd_notify.h"
 #include "service.h"
 #include "signals.h"
+#include "xen/store.h"
 #include "xen/xen_handles.h"
 
 #define PROGRAM "xen-virtio-blkd"
@@ -48,6 +49,8 @@ struct daemon {
 	const char *prefix; /* name, or NULL in service mode (many guests) */
 	bool service; /* no disk given: discover them in xenstore */
 	bool disks_from_file; /* per-guest launch of the file's static disks: SIGHUP applies */
+	/* Per-guest launch: the guest's name, for sections with guest = NAME ("" unknown). */
+	char guest_name[STORE_NAME_MAX];
 	char status[96];      /* the last STATUS= sent to systemd */
 	int lock_fd;  /* service mode's singleton lock, -1 when not held */
 	enum log_level level;
@@ -59,7 +62,8 @@ struct daemon {
 	struct service *svc;
 };
 
-static void service_options_of(struct daemon *d, struct service_options *o);
+static int service_options_of(struct daemon *d, const struct config *cfg,
+			      struct service_options *o);
 
 /*
  * systemd (sd_notify.h; a no-op without $NOTIFY_SOCKET): STATUS= with what
@@ -90,9 +94,14 @@ static void service_reconciled(void *ctx)
 	notify_status(ctx, false);
 }
 
-static bool is_static_disk_of(const struct config_disk *cd, uint16_t domid)
+/* A static section ([disk:] with base and irq) of the guest a per-guest launch serves. */
+static bool is_static_disk_of(const struct daemon *d, const struct config_disk *cd)
 {
-	return !cd->has_devid && cd->has_domid && cd->domid == domid;
+	if (cd->has_devid)
+		return false;
+	if (cd->has_domid)
+		return cd->domid == d->opts.domid;
+	return d->guest_name[0] && strcmp(cd->guest, d->guest_name) == 0;
 }
 
 /* The same disk with the same settings in cfg, or NULL. */
@@ -114,7 +123,7 @@ static int reload_check(const struct daemon *d, const struct config *cfg, char *
 
 		if (cd->has_devid)
 			continue;
-		if (!is_static_disk_of(cd, d->opts.domid)) {
+		if (!is_static_disk_of(d, cd)) {
 			snprintf(msg, len, "%s: [%s] %s: not dom%u, the guest this instance serves",
 				 d->config_path, cd->section, cd->has_domid ? "domid" : "guest",
 				 d->opts.domid);
@@ -144,7 +153,7 @@ static void reload_disks(struct daemon *d, const struct config *old, const struc
 	for (unsigned i = 0; i < old->n_disks; i++) {
 		const struct config_disk *od = &old->disks[i];
 
-		if (!is_static_disk_of(od, d->opts.domid) || find_equal(cfg, od))
+		if (!is_static_disk_of(d, od) || find_equal(cfg, od))
 			continue;
 		sd = guest_find_disk(d->guest, od->disk.vdev);
 		if (!sd)
@@ -156,7 +165,7 @@ static void reload_disks(struct daemon *d, const struct config *old, const struc
 	for (unsigned i = 0; i < cfg->n_disks; i++) {
 		const struct config_disk *nd = &cfg->disks[i];
 
-		if (!is_static_disk_of(nd, d->opts.domid))
+		if (!is_static_disk_of(d, nd))
 			continue;
 		if (find_equal(old, nd) && guest_find_disk(d->guest, nd->disk.vdev)) {
 			kept++;
@@ -175,14 +184,16 @@ static void reload_disks(struct daemon *d, const struct config *old, const struc
 /*
  * SIGHUP: re-read the file. A bad file changes nothing (logged). [global]
  * and service mode's backend/virtio images apply to devices that appear
- * from now on; a per-guest launch from the file also adds and removes
- * its static disks.
+ * from now on; static disks (of the served guest in a per-guest launch, of
+ * any guest in service mode) are added and removed.
  */
 static void daemon_reload(struct daemon *d)
 {
+	struct service_options o = { 0 };
 	struct config cfg, old;
 	struct timespec now;
 	char msg[512];
+	int rc;
 
 	if (!d->config_path) {
 		log_info(d->prefix, "SIGHUP: no configuration file to reload");
@@ -192,8 +203,15 @@ static void daemon_reload(struct daemon *d)
 	sd_notify_sendf("RELOADING=1\nMONOTONIC_USEC=%llu",
 			(unsigned long long)now.tv_sec * 1000000ull +
 				(unsigned long long)now.tv_nsec / 1000ull);
-	if (config_load(d->config_path, false, &cfg, msg, sizeof(msg)) < 0 ||
-	    (d->disks_from_file && reload_check(d, &cfg, msg, sizeof(msg)) < 0)) {
+	rc = config_load(d->config_path, false, &cfg, msg, sizeof(msg));
+	if (rc == 0 && d->disks_from_file)
+		rc = reload_check(d, &cfg, msg, sizeof(msg));
+	if (rc == 0 && d->svc) {
+		rc = service_options_of(d, &cfg, &o);
+		if (rc < 0)
+			snprintf(msg, sizeof(msg), "out of memory");
+	}
+	if (rc < 0) {
 		config_free(&cfg);
 		log_err(d->prefix, "SIGHUP: keeping the current configuration: %s", msg);
 		notify_status(d, true);
@@ -204,10 +222,9 @@ static void daemon_reload(struct daemon *d)
 	if (!d->opts.verbose)
 		log_set_level(cfg.has_log_level ? cfg.log_level : LOG_LVL_INFO);
 	if (d->svc) {
-		struct service_options o;
-
-		service_options_of(d, &o);
+		/* o points into cfg, now d->cfg; the service copies what it keeps. */
 		service_set_options(d->svc, &o);
+		free((void *)o.statics);
 	}
 	if (d->disks_from_file && d->guest)
 		reload_disks(d, &old, &d->cfg);
@@ -403,20 +420,53 @@ static int virtio_image(void *ctx, uint16_t domid, const char *name, uint32_t de
 	return -ENOENT;
 }
 
-static void service_options_of(struct daemon *d, struct service_options *o)
+/*
+ * Service mode's options from cfg (which they point into): o->statics is
+ * malloc'ed, free it once the service has copied it. -ENOMEM (logged).
+ */
+static int service_options_of(struct daemon *d, const struct config *cfg,
+			      struct service_options *o)
 {
-	const struct config *cfg = &d->cfg;
+	struct service_static *st = NULL;
+	unsigned n = 0;
 
+	for (unsigned i = 0; i < cfg->n_disks; i++)
+		n += !cfg->disks[i].has_devid;
+	if (n > 0) {
+		st = calloc(n, sizeof(*st));
+		if (!st) {
+			log_err(NULL, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	n = 0;
+	for (unsigned i = 0; i < cfg->n_disks; i++) {
+		const struct config_disk *cd = &cfg->disks[i];
+
+		if (cd->has_devid)
+			continue;
+		st[n++] = (struct service_static){
+			.id = cd->section,
+			.has_domid = cd->has_domid,
+			.domid = cd->domid,
+			.guest = cd->guest,
+			.disk = cd->disk,
+		};
+	}
 	*o = (struct service_options){
 		.cache = cfg->cache,
 		.x86 = cfg->x86,
 		.x86_base = cfg->x86_base,
 		.x86_irq = cfg->x86_irq,
 		.virtio_image = virtio_image,
-		.image_ctx = (void *)cfg,
+		/* Looked up when a device appears: the daemon's config, whichever it is then. */
+		.image_ctx = &d->cfg,
+		.statics = st,
+		.n_statics = n,
 		.reconciled = service_reconciled,
 		.reconciled_ctx = d,
 	};
+	return 0;
 }
 
 /* Service mode: the lock, then Xen, then xenstore (its first event reconciles). */
@@ -425,7 +475,6 @@ static int service_start(struct daemon *d)
 	struct service_options o;
 	int rc;
 
-	service_options_of(d, &o);
 	rc = service_lock();
 	if (rc < 0)
 		return rc;
@@ -433,7 +482,11 @@ static int service_start(struct daemon *d)
 	rc = xen_handles_open(&d->xh);
 	if (rc < 0)
 		return rc;
+	rc = service_options_of(d, &d->cfg, &o);
+	if (rc < 0)
+		return rc;
 	rc = service_create(d->loop, &d->xh, &o, &d->svc);
+	free((void *)o.statics);
 	if (rc < 0)
 		return rc;
 	log_info(NULL, "ready: service mode");
@@ -489,16 +542,47 @@ err:
 }
 
 /*
+ * Static sections of exactly one guest, all by domid: its domid (a
+ * per-guest launch for it). 0 when there are none, or several guests, or
+ * a guest given by name: service mode serves those as their guests come.
+ */
+static uint16_t single_static_guest(const struct config *cfg)
+{
+	uint16_t domid = 0;
+
+	for (unsigned i = 0; i < cfg->n_disks; i++) {
+		const struct config_disk *cd = &cfg->disks[i];
+
+		if (cd->has_devid)
+			continue; /* a backend/virtio image for service mode */
+		if (!cd->has_domid || (domid && cd->domid != domid))
+			return 0;
+		domid = cd->domid;
+	}
+	return domid;
+}
+
+static bool has_static_by_name(const struct config *cfg)
+{
+	for (unsigned i = 0; i < cfg->n_disks; i++)
+		if (!cfg->disks[i].has_devid && !cfg->disks[i].has_domid)
+			return true;
+	return false;
+}
+
+/*
  * The file (-c, or the default if it exists), and the disks it gives a
  * per-guest launch: with --domid and no --disk, that guest's static
- * [disk:] sections; with neither, static sections of a single guest make
- * a per-guest launch for it (service mode otherwise).
+ * [disk:] sections (by domid, or by the name xenstore gives the domain);
+ * with neither, static sections of a single guest by domid make a
+ * per-guest launch for it (service mode otherwise, which serves every
+ * static section while its guest exists).
  */
 static int load_config(struct daemon *d)
 {
 	struct cli_options *o = &d->opts;
 	const char *path = o->config_path ? o->config_path : CONFIG_DEFAULT_PATH;
-	bool domid_from_file = false;
+	int name_rc = 0;
 	char msg[512];
 	int rc;
 
@@ -512,29 +596,19 @@ static int load_config(struct daemon *d)
 	d->config_path = path;
 	if (o->n_disks > 0)
 		return 0; /* the command line's disks override the file's */
+	if (!o->have_domid) {
+		o->domid = single_static_guest(&d->cfg);
+		if (!o->domid)
+			return 0;
+		o->have_domid = true;
+	} else if (has_static_by_name(&d->cfg)) {
+		/* Read once: a per-guest launch serves one domain, not a name over reboots. */
+		name_rc = store_lookup_domain_name(o->domid, d->guest_name);
+	}
 	for (unsigned i = 0; i < d->cfg.n_disks; i++) {
 		const struct config_disk *cd = &d->cfg.disks[i];
 
-		if (cd->has_devid)
-			continue; /* a backend/virtio image for service mode */
-		if (!cd->has_domid) {
-			fprintf(stderr, PROGRAM ": %s: [%s] guest: static disks need a domid\n",
-				path, cd->section);
-			return -EINVAL;
-		}
-		if (!o->have_domid) {
-			o->have_domid = true;
-			o->domid = cd->domid;
-			domid_from_file = true;
-		}
-		if (cd->domid != o->domid && domid_from_file) {
-			fprintf(stderr,
-				PROGRAM ": %s: [%s] domid: static disks of several guests: "
-				"start one instance per guest with --domid\n",
-				path, cd->section);
-			return -EINVAL;
-		}
-		if (cd->domid != o->domid)
+		if (!is_static_disk_of(d, cd))
 			continue;
 		if (o->n_disks == DISKS_PER_GUEST_MAX) {
 			fprintf(stderr, PROGRAM ": %s: more than %u disks for dom%u\n", path,
@@ -546,8 +620,16 @@ static int load_config(struct daemon *d)
 		o->n_disks++;
 		d->disks_from_file = true;
 	}
-	if (o->have_domid && o->n_disks == 0) {
-		fprintf(stderr, PROGRAM ": %s: no [disk:] section for dom%u\n", path, o->domid);
+	if (o->n_disks == 0) {
+		if (name_rc < 0)
+			fprintf(stderr,
+				PROGRAM ": %s: no [disk:] section for dom%u (its name is not "
+				"readable in xenstore: %s)\n",
+				path, o->domid, strerror(-name_rc));
+		else
+			fprintf(stderr, PROGRAM ": %s: no [disk:] section for dom%u%s%s%s\n", path,
+				o->domid, d->guest_name[0] ? " (guest " : "", d->guest_name,
+				d->guest_name[0] ? ")" : "");
 		return -EINVAL;
 	}
 	return 0;

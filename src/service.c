@@ -49,14 +49,28 @@ struct svc_disk {
 	struct svc_disk *next;
 };
 
+/* A static disk of the configuration file, and the guest it is served to. */
+struct svc_static {
+	struct service_static want; /* owned copies: id, guest, disk.path (= disk.spec) */
+	char *id, *guest;
+	bool serving; /* to dom<domid> */
+	bool failed;  /* serving it to dom<domid> failed: not retried for that domain */
+	uint16_t domid;
+	char name[SVC_NAME_MAX]; /* "dom5/xvda" */
+	struct svc_guest *sg;    /* serving only */
+	struct served_disk *sd;  /* serving only */
+	struct svc_static *next;
+};
+
 struct service {
 	struct loop *loop;
 	struct xen_handles *xh;
 	struct store *store;
-	struct service_options opts;
+	struct service_options opts; /* statics: NULL (copied into the list below) */
 	uint64_t generation;
 	struct svc_guest *guests;
 	struct svc_disk *disks;
+	struct svc_static *statics;
 };
 
 static struct svc_disk *find_disk(struct service *svc, enum store_kind kind, uint16_t domid,
@@ -135,25 +149,44 @@ static void refuse(struct service *svc, struct svc_disk *d, const char *why)
 	set_state(svc, d, STORE_STATE_CLOSED);
 }
 
+static int conflict(const char *other, uint64_t base, uint32_t irq, uint64_t o_base,
+		    uint32_t o_irq, char *why, size_t len)
+{
+	if (o_base == base) {
+		snprintf(why, len, "base: 0x%" PRIx64 " is already %s's window", base, other);
+		return -EEXIST;
+	}
+	if (o_irq == irq) {
+		snprintf(why, len, "irq: %u is already used by %s", irq, other);
+		return -EEXIST;
+	}
+	return 0;
+}
+
 /*
- * Another served disk of the same guest already uses this IRQ or window
- * (windows are aligned and of one size: overlapping means equal).
+ * Another served disk of dom<domid>, from xenstore or static, already uses
+ * this IRQ or window (windows are aligned and of one size: overlapping
+ * means equal). self (the disk asking) is skipped.
  */
-static int check_conflict(struct service *svc, const struct svc_disk *d,
+static int check_conflict(struct service *svc, uint16_t domid, const void *self,
 			  const struct disk_config *cfg, char *why, size_t len)
 {
+	int rc;
+
 	for (const struct svc_disk *o = svc->disks; o; o = o->next) {
-		if (o == d || o->state != SVC_SERVING || o->domid != d->domid)
+		if ((const void *)o == self || o->state != SVC_SERVING || o->domid != domid)
 			continue;
-		if (o->base == cfg->base) {
-			snprintf(why, len, "base: 0x%" PRIx64 " is already %s's window", cfg->base,
-				 o->name);
-			return -EEXIST;
-		}
-		if (o->irq == cfg->irq) {
-			snprintf(why, len, "irq: %u is already used by %s", cfg->irq, o->name);
-			return -EEXIST;
-		}
+		rc = conflict(o->name, cfg->base, cfg->irq, o->base, o->irq, why, len);
+		if (rc < 0)
+			return rc;
+	}
+	for (const struct svc_static *o = svc->statics; o; o = o->next) {
+		if ((const void *)o == self || !o->serving || o->domid != domid)
+			continue;
+		rc = conflict(o->name, cfg->base, cfg->irq, o->want.disk.base, o->want.disk.irq,
+			      why, len);
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -162,6 +195,8 @@ static int check_conflict(struct service *svc, const struct svc_disk *d,
 static int disk_config_of(struct service *svc, const struct store_device *dev,
 			  struct disk_config *cfg, char *why, size_t len)
 {
+	char guest[STORE_NAME_MAX];
+
 	*cfg = (struct disk_config){
 		.path = dev->params,
 		.base = dev->base,
@@ -173,12 +208,17 @@ static int disk_config_of(struct service *svc, const struct store_device *dev,
 	snprintf(cfg->vdev, sizeof(cfg->vdev), "%s", dev->vdev);
 	if (dev->kind == STORE_VIRTIO_DISK)
 		return 0;
+	/* Sections may name the guest rather than its domid. */
+	if (store_domain_name(svc->store, dev->domid, guest) < 0)
+		guest[0] = '\0';
 	if (!svc->opts.virtio_image ||
-	    svc->opts.virtio_image(svc->opts.image_ctx, dev->domid, NULL, dev->devid, cfg) < 0) {
+	    svc->opts.virtio_image(svc->opts.image_ctx, dev->domid, guest[0] ? guest : NULL,
+				   dev->devid, cfg) < 0) {
 		snprintf(why, len,
-			 "no image configured for dom%u devid %" PRIu32
-			 " (backend/virtio gives none: add a [disk:NAME] section with domid and devid)",
-			 dev->domid, dev->devid);
+			 "no image configured for dom%u%s%s%s devid %" PRIu32
+			 " (backend/virtio gives none: add a [disk:NAME] section with domid or "
+			 "guest, and devid)",
+			 dev->domid, guest[0] ? " (" : "", guest, guest[0] ? ")" : "", dev->devid);
 		return -ENOENT;
 	}
 	/* The toolstack's window and IRQ win over the file's. */
@@ -253,7 +293,7 @@ static void svc_disk_open(struct service *svc, struct svc_disk *d, const char *f
 	if (rc == 0)
 		rc = disk_config_of(svc, &dev, &cfg, why, sizeof(why));
 	if (rc == 0)
-		rc = check_conflict(svc, d, &cfg, why, sizeof(why));
+		rc = check_conflict(svc, d->domid, d, &cfg, why, sizeof(why));
 	if (rc < 0) {
 		store_nodes_free(&nodes);
 		refuse(svc, d, why);
@@ -284,6 +324,217 @@ static void svc_disk_open(struct service *svc, struct svc_disk *d, const char *f
 	/* libxl waits for exactly InitWait, and wants it kept (§5.2). */
 	set_state(svc, d, STORE_STATE_INITWAIT);
 }
+
+/* ---------------------------------------------------------------- static disks */
+
+static void static_free(struct svc_static *st)
+{
+	if (!st)
+		return;
+	free(st->id);
+	free(st->guest);
+	free(st->want.disk.spec);
+	free(st);
+}
+
+/* An owned copy of in; NULL when out of memory. */
+static struct svc_static *static_copy(const struct service_static *in)
+{
+	struct svc_static *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	st->want = *in;
+	st->id = strdup(in->id);
+	st->guest = in->has_domid ? NULL : strdup(in->guest);
+	st->want.disk.spec = strdup(in->disk.path);
+	if (!st->id || (!in->has_domid && !st->guest) || !st->want.disk.spec) {
+		static_free(st);
+		return NULL;
+	}
+	st->want.id = st->id;
+	st->want.guest = st->guest;
+	st->want.disk.path = st->want.disk.spec;
+	return st;
+}
+
+static bool static_equal(const struct service_static *a, const struct service_static *b)
+{
+	const struct disk_config *x = &a->disk, *y = &b->disk;
+
+	if (strcmp(a->id, b->id) != 0 || a->has_domid != b->has_domid)
+		return false;
+	if (a->has_domid ? a->domid != b->domid : strcmp(a->guest, b->guest) != 0)
+		return false;
+	return strcmp(x->path, y->path) == 0 && x->base == y->base && x->irq == y->irq &&
+	       x->read_only == y->read_only && strcmp(x->serial, y->serial) == 0 &&
+	       strcmp(x->vdev, y->vdev) == 0 && x->mmio_version == y->mmio_version &&
+	       x->cache == y->cache && x->queues == y->queues && x->threads == y->threads;
+}
+
+static void static_close(struct service *svc, struct svc_static *st, const char *why)
+{
+	struct svc_guest *sg = st->sg;
+
+	if (!st->serving)
+		return;
+	log_info(st->name, "closing [%s]: %s", st->id, why);
+	guest_remove_disk(sg->g, st->sd);
+	st->sd = NULL;
+	st->sg = NULL;
+	st->serving = false;
+	if (guest_disk_count(sg->g) == 0)
+		drop_guest(svc, sg);
+}
+
+/* Serve st to dom<domid>; on failure it is not retried for that domain (logged). */
+static void static_open(struct service *svc, struct svc_static *st, uint16_t domid)
+{
+	struct svc_guest *sg = NULL;
+	char why[256];
+	int rc;
+
+	st->domid = domid;
+	snprintf(st->name, sizeof(st->name), "dom%u/%s", domid, st->want.disk.vdev);
+	rc = check_conflict(svc, domid, st, &st->want.disk, why, sizeof(why));
+	if (rc == 0) {
+		rc = guest_for(svc, domid, &sg);
+		if (rc == 0) {
+			rc = guest_add_disk(sg->g, &st->want.disk, &st->sd);
+			if (rc < 0 && guest_disk_count(sg->g) == 0)
+				drop_guest(svc, sg);
+		}
+		if (rc < 0)
+			snprintf(why, sizeof(why), "cannot serve it: %s", strerror(-rc));
+	}
+	if (rc < 0) {
+		log_err(st->name, "[%s] not served: %s", st->id, why);
+		st->failed = true;
+		return;
+	}
+	st->sg = sg;
+	st->serving = true;
+	if (st->want.has_domid)
+		log_info(st->name, "serving [%s]", st->id);
+	else
+		log_info(st->name, "serving [%s] to guest %s", st->id, st->guest);
+}
+
+/* The live domain st is for, by domid or by name (unique among doms); 0 if none. */
+static uint16_t static_target(struct service *svc, const struct svc_static *st,
+			      const struct store_domain *doms, unsigned n_doms)
+{
+	uint16_t domid = 0;
+
+	if (st->want.has_domid) {
+		domid = st->want.domid;
+	} else {
+		for (unsigned i = 0; i < n_doms; i++) {
+			if (strcmp(doms[i].name, st->guest) != 0)
+				continue;
+			if (domid) {
+				log_debug(NULL, "[%s]: guest name %s is both dom%u and dom%u",
+					  st->id, st->guest, domid, doms[i].domid);
+				return 0;
+			}
+			domid = doms[i].domid;
+		}
+	}
+	if (!domid || domid == store_self_domid(svc->store) ||
+	    !store_domain_alive(svc->store, domid))
+		return 0;
+	return domid;
+}
+
+/* Each static disk follows its guest: served while it exists, torn down when it goes. */
+static void reconcile_statics(struct service *svc)
+{
+	struct store_domain *doms = NULL;
+	unsigned n_doms = 0;
+	bool by_name = false, names_ok = true;
+
+	for (struct svc_static *st = svc->statics; st; st = st->next)
+		by_name = by_name || !st->want.has_domid;
+	if (by_name && store_domains(svc->store, &doms, &n_doms) < 0)
+		names_ok = false;
+	for (struct svc_static *st = svc->statics; st; st = st->next) {
+		uint16_t target;
+		char why[64];
+
+		/* A failed listing proves nothing about names; a death is still one. */
+		if (!st->want.has_domid && !names_ok) {
+			if (st->serving && !store_domain_alive(svc->store, st->domid))
+				static_close(svc, st, "the guest is gone");
+			continue;
+		}
+		target = static_target(svc, st, doms, n_doms);
+		if (st->serving && target != st->domid) {
+			if (target)
+				snprintf(why, sizeof(why), "guest %s is now dom%u", st->guest,
+					 target);
+			else
+				snprintf(why, sizeof(why), "the guest is gone");
+			static_close(svc, st, why);
+		}
+		if (st->failed && target != st->domid)
+			st->failed = false;
+		if (target && !st->serving && !st->failed)
+			static_open(svc, st, target);
+	}
+	free(doms);
+}
+
+/*
+ * Make the list match statics[0..n): gone or changed ones closed and
+ * freed, new ones added (not yet served), unchanged ones kept (a failed
+ * one is retried). The caller reconciles.
+ */
+static void statics_update(struct service *svc, const struct service_static *statics, unsigned n,
+			   unsigned *added, unsigned *removed, unsigned *kept)
+{
+	struct svc_static **tail;
+
+	*added = *removed = *kept = 0;
+	for (struct svc_static **p = &svc->statics; *p;) {
+		struct svc_static *st = *p;
+		bool found = false;
+
+		for (unsigned i = 0; i < n && !found; i++)
+			found = static_equal(&st->want, &statics[i]);
+		if (found) {
+			st->failed = false;
+			p = &st->next;
+			continue;
+		}
+		static_close(svc, st, "its section was removed or changed");
+		*p = st->next;
+		static_free(st);
+		(*removed)++;
+	}
+	for (tail = &svc->statics; *tail; tail = &(*tail)->next)
+		;
+	for (unsigned i = 0; i < n; i++) {
+		struct svc_static *st;
+		bool found = false;
+
+		for (st = svc->statics; st && !found; st = st->next)
+			found = static_equal(&st->want, &statics[i]);
+		if (found) {
+			(*kept)++;
+			continue;
+		}
+		st = static_copy(&statics[i]);
+		if (!st) {
+			log_err(NULL, "[%s]: out of memory", statics[i].id);
+			continue;
+		}
+		*tail = st;
+		tail = &st->next;
+		(*added)++;
+	}
+}
+
+/* ---------------------------------------------------------------- xenstore devices */
 
 struct scan_ctx {
 	struct service *svc;
@@ -351,6 +602,8 @@ static void reconcile(void *ctx)
 			if (d->state == SVC_SERVING && d->guest == sg)
 				svc_disk_close(svc, d, "the guest died", true);
 	}
+	/* Before the scan: a static disk keeps its window against a later xenstore one. */
+	reconcile_statics(svc);
 	for (unsigned k = 0; k < STORE_KINDS; k++)
 		if (store_scan(svc->store, (enum store_kind)k, visit, &sc) < 0)
 			scan_failed = true;
@@ -375,6 +628,9 @@ void service_counts(const struct service *svc, unsigned *guests, unsigned *disks
 	for (const struct svc_disk *d = svc->disks; d; d = d->next)
 		if (d->state == SVC_SERVING)
 			(*disks)++;
+	for (const struct svc_static *st = svc->statics; st; st = st->next)
+		if (st->serving)
+			(*disks)++;
 }
 
 int service_create(struct loop *loop, struct xen_handles *xh, const struct service_options *o,
@@ -389,12 +645,18 @@ int service_create(struct loop *loop, struct xen_handles *xh, const struct servi
 		log_err(NULL, "out of memory");
 		return -ENOMEM;
 	}
+	unsigned added, removed, kept;
+
 	svc->loop = loop;
 	svc->xh = xh;
 	svc->opts = *o;
+	svc->opts.statics = NULL;
+	svc->opts.n_statics = 0;
+	/* Served from the first reconcile on, which the loop runs. */
+	statics_update(svc, o->statics, o->n_statics, &added, &removed, &kept);
 	rc = store_open(loop, reconcile, svc, &svc->store);
 	if (rc < 0) {
-		free(svc);
+		service_destroy(svc);
 		return rc;
 	}
 	*out = svc;
@@ -403,13 +665,28 @@ int service_create(struct loop *loop, struct xen_handles *xh, const struct servi
 
 void service_set_options(struct service *svc, const struct service_options *o)
 {
+	unsigned added, removed, kept;
+
 	svc->opts = *o;
+	svc->opts.statics = NULL;
+	svc->opts.n_statics = 0;
+	statics_update(svc, o->statics, o->n_statics, &added, &removed, &kept);
+	reconcile_statics(svc);
+	log_info(NULL, "SIGHUP: static disks: %u added, %u removed, %u unchanged", added, removed,
+		 kept);
 }
 
 void service_destroy(struct service *svc)
 {
 	if (!svc)
 		return;
+	while (svc->statics) {
+		struct svc_static *st = svc->statics;
+
+		static_close(svc, st, "the daemon is stopping");
+		svc->statics = st->next;
+		static_free(st);
+	}
 	while (svc->disks) {
 		struct svc_disk *d = svc->disks;
 

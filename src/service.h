@@ -12,6 +12,14 @@
  * refused device gets state 6 and a logged reason; nothing else changes.
  * One IOREQ server per guest, created with its first disk, destroyed with
  * its last.
+ *
+ * Static disks (the configuration file's [disk:] sections with base and
+ * irq, of any number of guests) are served while their guest exists: on
+ * each reconcile (also after @introduceDomain) the guest, by domid or by
+ * name (/local/domain/<id>/name, looked up again each time: a rebooted
+ * guest has a new domid), is looked up; a static disk follows it, and is
+ * torn down when it dies. A window or IRQ already used by another disk of
+ * the guest refuses the later one (logged), whichever kind either is.
  */
 #ifndef XVB_SERVICE_H
 #define XVB_SERVICE_H
@@ -35,6 +43,15 @@ struct service;
 typedef int service_image_fn(void *ctx, uint16_t domid, const char *name, uint32_t devid,
 			     struct disk_config *cfg);
 
+/* A static disk: the caller's strings are copied (service_create, service_set_options). */
+struct service_static {
+	const char *id;     /* unique among the statics, names it in messages ("disk:foo") */
+	bool has_domid;
+	uint16_t domid;     /* when has_domid */
+	const char *guest;  /* the guest's name otherwise */
+	struct disk_config disk; /* disk.spec is not used */
+};
+
 struct service_options {
 	enum disk_cache_mode cache;
 	/* x86 guests (libxl writes base 0, irq 0): the window and ISA IRQ to use. */
@@ -43,6 +60,8 @@ struct service_options {
 	uint32_t x86_irq;
 	service_image_fn *virtio_image; /* NULL: backend/virtio devices are refused */
 	void *image_ctx;
+	const struct service_static *statics; /* n_statics static disks */
+	unsigned n_statics;
 	/* Called after every reconcile (e.g. to report the counts to systemd); may be NULL. */
 	void (*reconciled)(void *ctx);
 	void *reconciled_ctx;
@@ -51,9 +70,14 @@ struct service_options {
 /* Connect to xenstore and start watching; the first reconcile follows from the loop. */
 int service_create(struct loop *loop, struct xen_handles *xh, const struct service_options *o,
 		   struct service **out);
-/* New options (SIGHUP); applies to devices that appear from now on. */
+/*
+ * New options (SIGHUP); apply to xenstore devices that appear from now on.
+ * Static disks are compared by value: gone or changed ones are torn down,
+ * new or changed ones served if their guest exists, unchanged ones left
+ * alone (one that failed is retried). Logs the counts.
+ */
 void service_set_options(struct service *svc, const struct service_options *o);
-/* What is served now: guests with an IOREQ server, disks in state 2. */
+/* What is served now: guests with an IOREQ server, disks in state 2 and static disks. */
 void service_counts(const struct service *svc, unsigned *guests, unsigned *disks);
 /* Tear every disk down (state 6 where the directory exists). NULL-tolerant. */
 void service_destroy(struct service *svc);

@@ -24,6 +24,12 @@
  * release their chain mappings: nothing is written to guest memory and
  * nothing is pushed. Then the pools are freed. Destroying the device is
  * different: requests in flight are answered first (blk_answer_inflight).
+ *
+ * Queue threads (VIRTIO_BLK_F_MQ): a host may give each queue a disk and a
+ * guest-memory host of its own (virtio_blk_set_queue_io), used only by the
+ * thread serving that queue: all request state is per queue (struct
+ * blk_queue). Such a host drains each queue on its thread
+ * (virtio_blk_queue_drain) when the core asks it to quiesce, before reset.
  */
 #include <endian.h>
 #include <errno.h>
@@ -64,6 +70,7 @@ static int pool_alloc(struct virtio_blk *blk, uint16_t q)
 	for (uint16_t i = 0; i < vq->num; i++) {
 		bq->pool[i].blk = blk;
 		bq->pool[i].q = q;
+		bq->pool[i].bq = bq;
 		bq->pool[i].next_free = bq->free;
 		bq->free = &bq->pool[i];
 	}
@@ -73,7 +80,10 @@ static int pool_alloc(struct virtio_blk *blk, uint16_t q)
 static void pool_free(struct blk_queue *bq)
 {
 	free(bq->pool);
-	*bq = (struct blk_queue){ 0 };
+	bq->pool = NULL;
+	bq->pool_size = 0;
+	bq->free = NULL;
+	bq->pushed = false;
 }
 
 static struct blk_req *req_get(struct blk_queue *bq)
@@ -130,15 +140,13 @@ static size_t iov_from_buf(const struct iovec *iov, uint32_t n, const void *buf,
 
 /* ---- completion ---- */
 
-static void req_finish(struct virtio_blk *blk, struct blk_req *req, uint8_t status,
-		       uint32_t written)
+static void req_finish(struct blk_req *req, uint8_t status, uint32_t written)
 {
-	struct blk_queue *bq = &blk->queues[req->q];
+	struct blk_queue *bq = req->bq;
 
 	if (req->status)
 		*req->status = status;
-	virtq_push(&blk->vdev.vq[req->q], &blk->vdev.host, &req->chain,
-		   req->status ? written : 0);
+	virtq_push(bq->vq, bq->host, &req->chain, req->status ? written : 0);
 	bq->pushed = true;
 	req_put(bq, req);
 }
@@ -149,19 +157,21 @@ static bool writethrough(const struct virtio_blk *blk)
 
 	if (!(f & (1ull << VIRTIO_BLK_F_FLUSH)))
 		return true;
-	return (f & (1ull << VIRTIO_BLK_F_CONFIG_WCE)) && !blk->writeback;
+	return (f & (1ull << VIRTIO_BLK_F_CONFIG_WCE)) &&
+	       !__atomic_load_n(&blk->writeback, __ATOMIC_RELAXED);
 }
 
 static int req_submit(struct virtio_blk *blk, struct blk_req *req)
 {
-	int r = disk_submit(blk->disk, &req->dreq);
+	struct blk_queue *bq = req->bq;
+	int r = disk_submit(bq->disk, &req->dreq);
 
 	if (r < 0) {
-		log_guest(&blk->disk_log, LOG_LVL_ERR, blk->name, "disk submit failed: %s",
+		log_guest(&bq->log, LOG_LVL_ERR, blk->name, "disk submit failed: %s",
 			  strerror(-r));
 		return r;
 	}
-	blk->inflight++;
+	bq->inflight++;
 	return 0;
 }
 
@@ -169,21 +179,22 @@ static void disk_complete(struct disk_req *dreq, int64_t result)
 {
 	struct blk_req *req = container_of(dreq, struct blk_req, dreq);
 	struct virtio_blk *blk = req->blk;
+	struct blk_queue *bq = req->bq;
 
-	blk->inflight--;
-	if (blk->resetting) {
+	bq->inflight--;
+	if (bq->resetting) {
 		/* Reset drains us: the guest's memory and rings are no longer ours to touch. */
-		virtq_chain_release(&blk->vdev.host, &req->chain);
-		req_put(&blk->queues[req->q], req);
+		virtq_chain_release(bq->host, &req->chain);
+		req_put(bq, req);
 		return;
 	}
 	if (result < 0 || (uint64_t)result != dreq->len) {
-		log_guest(&blk->disk_log, LOG_LVL_ERR, blk->name,
+		log_guest(&bq->log, LOG_LVL_ERR, blk->name,
 			  "disk %s at byte %llu failed: %s",
 			  dreq->op == DISK_READ ? "read" : dreq->op == DISK_WRITE ? "write" : "flush",
 			  (unsigned long long)dreq->offset,
 			  result < 0 ? strerror((int)-result) : "short transfer");
-		req_finish(blk, req, VIRTIO_BLK_S_IOERR, 1);
+		req_finish(req, VIRTIO_BLK_S_IOERR, 1);
 		return;
 	}
 	if (req->flush_after) {
@@ -191,13 +202,13 @@ static void disk_complete(struct disk_req *dreq, int64_t result)
 		req->flush_after = false;
 		req->dreq = (struct disk_req){ .op = DISK_FLUSH, .complete = disk_complete };
 		if (req_submit(blk, req) == 0) {
-			blk->disk_kick_needed = true;
+			bq->disk_kick_needed = true;
 			return;
 		}
-		req_finish(blk, req, VIRTIO_BLK_S_IOERR, 1);
+		req_finish(req, VIRTIO_BLK_S_IOERR, 1);
 		return;
 	}
-	req_finish(blk, req, VIRTIO_BLK_S_OK, req->written);
+	req_finish(req, VIRTIO_BLK_S_OK, req->written);
 }
 
 /* ---- request decode ---- */
@@ -246,10 +257,12 @@ static bool range_ok(const struct virtio_blk *blk, uint64_t sector, uint64_t byt
 	       (bytes >> VIRTIO_BLK_SECTOR_SHIFT) <= blk->capacity - sector;
 }
 
-static void guest_error(struct virtio_blk *blk, const char *what)
+static void guest_error(struct virtio_blk *blk, const struct blk_req *req, const char *what)
 {
-	blk->guest_errors++;
-	log_guest(&blk->vdev.guest_log, LOG_LVL_WARNING, blk->name, "bad request: %s", what);
+	struct blk_queue *bq = req->bq;
+
+	bq->guest_errors++;
+	log_guest(&bq->log, LOG_LVL_WARNING, blk->name, "bad request: %s", what);
 }
 
 /* Returns true when the request went to the disk. */
@@ -262,19 +275,19 @@ static bool handle_rw(struct virtio_blk *blk, struct blk_req *req, uint32_t type
 	uint64_t len = iov_bytes(iov, n);
 
 	if (len % VIRTIO_BLK_SECTOR_SIZE != 0 || len > VIRTIO_BLK_MAX_REQ_BYTES) {
-		guest_error(blk, "data length not a multiple of 512 or too long");
+		guest_error(blk, req, "data length not a multiple of 512 or too long");
 		goto ioerr;
 	}
 	if (!range_ok(blk, sector, len)) {
-		guest_error(blk, "sector range beyond capacity");
+		guest_error(blk, req, "sector range beyond capacity");
 		goto ioerr;
 	}
 	if (is_write && blk->read_only) {
-		guest_error(blk, "write to a read-only disk");
+		guest_error(blk, req, "write to a read-only disk");
 		goto ioerr;
 	}
 	if (len == 0) {
-		req_finish(blk, req, VIRTIO_BLK_S_OK, 1);
+		req_finish(req, VIRTIO_BLK_S_OK, 1);
 		return false;
 	}
 	req->written = is_write ? 1 : (uint32_t)len + 1;
@@ -290,7 +303,7 @@ static bool handle_rw(struct virtio_blk *blk, struct blk_req *req, uint32_t type
 	if (req_submit(blk, req) == 0)
 		return true;
 ioerr:
-	req_finish(blk, req, VIRTIO_BLK_S_IOERR, 1);
+	req_finish(req, VIRTIO_BLK_S_IOERR, 1);
 	return false;
 }
 
@@ -301,7 +314,7 @@ static bool handle_flush(struct virtio_blk *blk, struct blk_req *req)
 	req->dreq = (struct disk_req){ .op = DISK_FLUSH, .complete = disk_complete };
 	if (req_submit(blk, req) == 0)
 		return true;
-	req_finish(blk, req, VIRTIO_BLK_S_IOERR, 1);
+	req_finish(req, VIRTIO_BLK_S_IOERR, 1);
 	return false;
 }
 
@@ -312,7 +325,7 @@ static void handle_get_id(struct virtio_blk *blk, struct blk_req *req)
 	uint32_t n = in_data_view(&req->chain, &iov);
 	size_t copied = iov_from_buf(iov, n, blk->serial, VIRTIO_BLK_ID_LEN);
 
-	req_finish(blk, req, VIRTIO_BLK_S_OK, (uint32_t)copied + 1);
+	req_finish(req, VIRTIO_BLK_S_OK, (uint32_t)copied + 1);
 }
 
 /* Decode one popped chain. Returns true when it went to the disk. */
@@ -324,23 +337,23 @@ static bool handle_request(struct virtio_blk *blk, struct blk_req *req)
 
 	req->status = NULL;
 	if (c->n_in == 0) {
-		guest_error(blk, "no writable byte for the status");
-		req_finish(blk, req, 0, 0);
+		guest_error(blk, req, "no writable byte for the status");
+		req_finish(req, 0, 0);
 		return false;
 	}
 	last = &c->iov[c->n_out + c->n_in - 1];
 	req->status = (uint8_t *)last->iov_base + last->iov_len - 1;
 	if (c->truncated) {
-		guest_error(blk, "too many buffers, or buffers the host cannot map");
-		req_finish(blk, req, VIRTIO_BLK_S_IOERR, 1);
+		guest_error(blk, req, "too many buffers, or buffers the host cannot map");
+		req_finish(req, VIRTIO_BLK_S_IOERR, 1);
 		return false;
 	}
 	/* Copy the header out of guest memory before deciding anything on it. */
 	if (likely(c->n_out > 0 && c->iov[0].iov_len >= sizeof(hdr)))
 		memcpy(&hdr, c->iov[0].iov_base, sizeof(hdr)); /* the usual layout */
 	else if (iov_to_buf(c->iov, c->n_out, &hdr, sizeof(hdr)) < sizeof(hdr)) {
-		guest_error(blk, "header shorter than 16 bytes");
-		req_finish(blk, req, VIRTIO_BLK_S_IOERR, 1);
+		guest_error(blk, req, "header shorter than 16 bytes");
+		req_finish(req, VIRTIO_BLK_S_IOERR, 1);
 		return false;
 	}
 	switch (le32toh(hdr.type)) {
@@ -353,7 +366,7 @@ static bool handle_request(struct virtio_blk *blk, struct blk_req *req)
 		handle_get_id(blk, req);
 		return false;
 	default:
-		req_finish(blk, req, VIRTIO_BLK_S_UNSUPP, 1);
+		req_finish(req, VIRTIO_BLK_S_UNSUPP, 1);
 		return false;
 	}
 }
@@ -393,7 +406,7 @@ static void blk_queue_kick(struct virtio_dev *vdev, uint16_t q)
 				starved = true;
 				break;
 			}
-			r = virtq_pop(vq, &vdev->host, &req->chain);
+			r = virtq_pop(vq, bq->host, &req->chain);
 			if (r <= 0) {
 				req_put(bq, req);
 				if (r < 0) {
@@ -413,7 +426,7 @@ static void blk_queue_kick(struct virtio_dev *vdev, uint16_t q)
 	}
 out:
 	if (submitted)
-		disk_kick(blk->disk);
+		disk_kick(bq->disk);
 	notify_batch(blk, q);
 }
 
@@ -421,22 +434,74 @@ void virtio_blk_disk_event(struct virtio_blk *blk)
 {
 	struct virtio_dev *vdev = &blk->vdev;
 	int r = disk_reap(blk->disk);
+	bool kick = false;
 
 	if (r < 0)
-		log_guest(&blk->disk_log, LOG_LVL_ERR, blk->name, "disk reap failed: %s",
+		log_guest(&blk->queues[0].log, LOG_LVL_ERR, blk->name, "disk reap failed: %s",
 			  strerror(-r));
-	if (blk->disk_kick_needed) {
-		blk->disk_kick_needed = false;
-		disk_kick(blk->disk);
+	for (uint16_t q = 0; q < vdev->num_queues; q++) {
+		kick |= blk->queues[q].disk_kick_needed;
+		blk->queues[q].disk_kick_needed = false;
 	}
+	if (kick)
+		disk_kick(blk->disk);
 	for (uint16_t q = 0; q < vdev->num_queues; q++) {
 		bool had_pushes = blk->queues[q].pushed;
 
 		notify_batch(blk, q);
 		/* Entries left behind while every request was busy: serve them now. */
-		if (had_pushes && !vdev->broken && virtq_has_work(&vdev->vq[q]))
+		if (had_pushes && !virtio_dev_broken(vdev) && virtq_has_work(&vdev->vq[q]))
 			virtio_dev_kick(vdev, q);
 	}
+}
+
+void virtio_blk_queue_disk_event(struct virtio_blk *blk, uint16_t q)
+{
+	struct virtio_dev *vdev = &blk->vdev;
+	struct blk_queue *bq = &blk->queues[q];
+	int r = disk_reap(bq->disk);
+	bool had_pushes;
+
+	if (r < 0)
+		log_guest(&bq->log, LOG_LVL_ERR, blk->name, "queue %u: disk reap failed: %s", q,
+			  strerror(-r));
+	if (bq->disk_kick_needed) {
+		bq->disk_kick_needed = false;
+		disk_kick(bq->disk);
+	}
+	had_pushes = bq->pushed;
+	notify_batch(blk, q);
+	/* Entries left behind while every request was busy: this thread serves them now. */
+	if (had_pushes && !virtio_dev_broken(vdev) && bq->pool && virtq_has_work(&vdev->vq[q]))
+		blk_queue_kick(vdev, q);
+}
+
+void virtio_blk_set_queue_io(struct virtio_blk *blk, uint16_t q, struct disk *disk,
+			     const struct virtio_host *host)
+{
+	struct blk_queue *bq = &blk->queues[q];
+
+	bq->vq = &blk->vdev.vq[q];
+	bq->disk = disk ? disk : blk->disk;
+	bq->host = host ? host : &blk->vdev.host;
+}
+
+void virtio_blk_queue_drain(struct virtio_blk *blk, uint16_t q, bool answer)
+{
+	struct blk_queue *bq = &blk->queues[q];
+	int r;
+
+	if (bq->inflight > 0) {
+		bq->resetting = !answer;
+		r = disk_drain(bq->disk);
+		bq->resetting = false;
+		if (r < 0 || bq->inflight > 0)
+			log_err(blk->name, "queue %u: disk drain left %u requests (%d)", q,
+				bq->inflight, r);
+	}
+	bq->disk_kick_needed = false;
+	if (answer)
+		notify_batch(blk, q);
 }
 
 /* ---- device ops ---- */
@@ -454,23 +519,36 @@ static int blk_activate(struct virtio_dev *vdev)
 	return 0;
 }
 
+/*
+ * With queue threads the host has drained every queue already (quiesce),
+ * so nothing is in flight here. Otherwise queues may share the device's
+ * disk: all of them stop touching guest memory before any drain runs.
+ */
 static void blk_reset(struct virtio_dev *vdev)
 {
 	struct virtio_blk *blk = to_blk(vdev);
+	bool busy = false;
 	int r;
 
-	if (blk->inflight > 0) {
-		blk->resetting = true;
-		r = disk_drain(blk->disk);
-
-		blk->resetting = false;
-		if (r < 0 || blk->inflight > 0)
-			log_err(blk->name, "reset: disk drain left %u requests (%d)",
-				blk->inflight, r);
+	for (uint16_t q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		blk->queues[q].resetting = blk->queues[q].inflight > 0;
+		busy |= blk->queues[q].resetting;
 	}
-	blk->disk_kick_needed = false;
-	for (uint16_t q = 0; q < VIRTIO_MAX_QUEUES; q++)
+	for (uint16_t q = 0; busy && q < VIRTIO_MAX_QUEUES; q++) {
+		struct blk_queue *bq = &blk->queues[q];
+
+		if (bq->inflight == 0)
+			continue;
+		r = disk_drain(bq->disk);
+		if (r < 0 || bq->inflight > 0)
+			log_err(blk->name, "reset: queue %u: disk drain left %u requests (%d)", q,
+				bq->inflight, r);
+	}
+	for (uint16_t q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		blk->queues[q].resetting = false;
+		blk->queues[q].disk_kick_needed = false;
 		pool_free(&blk->queues[q]);
+	}
 	blk_config_reset(blk);
 }
 
@@ -507,6 +585,8 @@ int virtio_blk_create(const struct virtio_blk_params *params, struct disk *disk,
 	blk_config_init(blk);
 	virtio_dev_init(&blk->vdev, &blk_ops, blk, blk->name, host);
 	blk->vdev.num_queues = nq;
+	for (uint16_t q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		virtio_blk_set_queue_io(blk, q, NULL, NULL);
 	*out = blk;
 	return 0;
 }
@@ -520,11 +600,16 @@ static void blk_answer_inflight(struct virtio_blk *blk)
 {
 	int r;
 
-	if (blk->inflight == 0)
-		return;
-	r = disk_drain(blk->disk);
-	if (r < 0)
-		log_err(blk->name, "teardown: disk drain failed: %s", strerror(-r));
+	for (uint16_t q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		struct blk_queue *bq = &blk->queues[q];
+
+		if (bq->inflight == 0)
+			continue;
+		r = disk_drain(bq->disk);
+		if (r < 0)
+			log_err(blk->name, "teardown: queue %u: disk drain failed: %s", q,
+				strerror(-r));
+	}
 	for (uint16_t q = 0; q < blk->vdev.num_queues; q++)
 		notify_batch(blk, q);
 }

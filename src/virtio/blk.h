@@ -37,4 +37,21 @@ struct virtio_dev *virtio_blk_dev(struct virtio_blk *blk);
  */
 void virtio_blk_disk_event(struct virtio_blk *blk);
 
+/*
+ * Queue threads (VIRTIO_BLK_F_MQ). Give queue q a disk and a guest-memory
+ * host of its own (NULL: the device's): then only the thread serving q may
+ * use them, and the host drives q with the calls below on that thread.
+ * Set before DRIVER_OK. Of the queue's host only map and unmap are used.
+ */
+void virtio_blk_set_queue_io(struct virtio_blk *blk, uint16_t q, struct disk *disk,
+			     const struct virtio_host *host);
+/* Queue q's own disk became readable: virtio_blk_disk_event for one queue. */
+void virtio_blk_queue_disk_event(struct virtio_blk *blk, uint16_t q);
+/*
+ * Wait for queue q's requests at its disk. answer: complete them in the
+ * used ring and interrupt (teardown); else drop them for a reset: only
+ * their mappings are released (quiesce before a reset).
+ */
+void virtio_blk_queue_drain(struct virtio_blk *blk, uint16_t q, bool answer);
+
 #endif

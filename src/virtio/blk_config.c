@@ -25,7 +25,7 @@ void blk_config_init(struct virtio_blk *blk)
 void blk_config_reset(struct virtio_blk *blk)
 {
 	/* The disk has a volatile cache: writeback until the driver asks otherwise. */
-	blk->writeback = 1;
+	__atomic_store_n(&blk->writeback, 1, __ATOMIC_RELAXED);
 }
 
 uint64_t blk_features(struct virtio_dev *vdev)
@@ -69,7 +69,7 @@ static uint8_t effective_writeback(const struct virtio_blk *blk)
 {
 	if (!(blk->vdev.driver_features & FEATURE(VIRTIO_BLK_F_FLUSH)))
 		return 0;
-	return blk->writeback;
+	return __atomic_load_n(&blk->writeback, __ATOMIC_RELAXED);
 }
 
 static void config_fill(const struct virtio_blk *blk, struct virtio_blk_config *cfg)
@@ -110,8 +110,8 @@ void blk_config_write(struct virtio_dev *vdev, uint32_t offset, const void *buf,
 			  len, offset);
 		return;
 	}
-	if (blk->writeback != val) {
-		blk->writeback = val;
+	if (__atomic_load_n(&blk->writeback, __ATOMIC_RELAXED) != val) {
+		__atomic_store_n(&blk->writeback, val, __ATOMIC_RELAXED);
 		vdev->config_generation++;
 	}
 }

@@ -18,6 +18,7 @@
 struct blk_req {
 	struct disk_req dreq; /* dreq.complete -> container_of */
 	struct virtio_blk *blk;
+	struct blk_queue *bq; /* &blk->queues[q]: no indexing on the hot path */
 	struct blk_req *next_free;
 	uint16_t q;
 	bool flush_after;  /* writethrough: flush before completing this OUT */
@@ -26,11 +27,25 @@ struct blk_req {
 	struct virtq_chain chain;
 };
 
+/*
+ * One queue's request state. Everything here belongs to the thread that
+ * serves the queue (with queue threads, the queue's own disk ring and
+ * guest-memory host; otherwise the device's), so queues never share a
+ * counter or a log limiter.
+ */
 struct blk_queue {
 	struct blk_req *pool; /* vq->num requests, allocated at queue start */
 	uint16_t pool_size;
 	struct blk_req *free;
+	struct virtq *vq; /* &blk->vdev.vq[q] */
 	bool pushed; /* used entries published since the last interrupt decision */
+	bool resetting;        /* completions must not touch guest memory */
+	bool disk_kick_needed; /* a completion queued a flush */
+	uint32_t inflight;     /* requests at the disk */
+	struct disk *disk;     /* where requests go: blk->disk unless set per queue */
+	const struct virtio_host *host; /* maps this queue's buffers: &vdev.host unless set */
+	uint64_t guest_errors;
+	struct log_ratelimit log; /* guest-triggered and disk errors of this queue */
 };
 
 struct virtio_blk {
@@ -41,14 +56,19 @@ struct virtio_blk {
 	bool read_only;
 	uint16_t num_queues;
 	uint64_t capacity; /* 512-byte sectors */
-	uint8_t writeback; /* config writeback byte (CONFIG_WCE) */
-	bool resetting;    /* completions must not touch guest memory */
-	bool disk_kick_needed;
-	uint32_t inflight; /* requests at the disk */
-	uint64_t guest_errors;
-	struct log_ratelimit disk_log; /* host-side disk errors */
+	uint8_t writeback; /* config writeback byte (CONFIG_WCE); atomic: queue threads read it */
 	struct blk_queue queues[VIRTIO_MAX_QUEUES];
 };
+
+/* Requests at the disk, all queues (tests; not thread-safe with queue threads). */
+static inline uint32_t blk_inflight(const struct virtio_blk *blk)
+{
+	uint32_t n = 0;
+
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		n += blk->queues[q].inflight;
+	return n;
+}
 
 /* Config space up to and including num_queues. */
 #define BLK_CONFIG_SIZE ((uint32_t)(offsetof(struct virtio_blk_config, num_queues) + 2))

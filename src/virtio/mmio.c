@@ -60,7 +60,7 @@ static struct virtq *sel_vq_configurable(struct virtio_mmio *m, const char *reg)
 		guest_warn(m, "%s: QueueSel %u out of range: ignored", reg, m->queue_sel);
 		return NULL;
 	}
-	if (vq->ready || vq->started || (m->vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+	if (vq->ready || vq->started || (virtio_dev_status(m->vdev) & VIRTIO_CONFIG_S_DRIVER_OK)) {
 		guest_warn(m, "%s: queue %u is in use: ignored", reg, m->queue_sel);
 		return NULL;
 	}
@@ -119,7 +119,7 @@ static void wr_driver_features(struct virtio_mmio *m, uint32_t val)
 	unsigned shift;
 
 	/* Features are final once FEATURES_OK (modern) or DRIVER_OK (legacy) is set. */
-	if (vdev->status & (VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK)) {
+	if (virtio_dev_status(vdev) & (VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK)) {
 		guest_warn(m, "DriverFeatures written after negotiation: ignored");
 		return;
 	}
@@ -205,7 +205,7 @@ static void wr_queue_ready(struct virtio_mmio *m, uint32_t val)
 		guest_warn(m, "QueueReady = %u: ignored", val);
 		return;
 	}
-	if (m->vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) {
+	if (virtio_dev_status(m->vdev) & VIRTIO_CONFIG_S_DRIVER_OK) {
 		/* Enabling or disabling a live queue needs VIRTIO_F_RING_RESET. */
 		guest_warn(m, "QueueReady written after DRIVER_OK: ignored");
 		return;
@@ -266,7 +266,7 @@ static void wr_queue_pfn(struct virtio_mmio *m, uint32_t val)
 		guest_warn(m, "QueuePFN: QueueSel %u out of range: ignored", m->queue_sel);
 		return;
 	}
-	if (vq->started || (m->vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+	if (vq->started || (virtio_dev_status(m->vdev) & VIRTIO_CONFIG_S_DRIVER_OK)) {
 		guest_warn(m, "QueuePFN: queue %u is in use: ignored", m->queue_sel);
 		return;
 	}
@@ -296,7 +296,7 @@ static void wr_queue_notify(struct virtio_mmio *m, uint32_t val)
 
 static uint32_t rd_interrupt_status(struct virtio_mmio *m)
 {
-	return m->vdev->isr;
+	return virtio_dev_isr(m->vdev);
 }
 
 static void wr_interrupt_ack(struct virtio_mmio *m, uint32_t val)
@@ -306,7 +306,7 @@ static void wr_interrupt_ack(struct virtio_mmio *m, uint32_t val)
 
 static uint32_t rd_status(struct virtio_mmio *m)
 {
-	return m->vdev->status;
+	return virtio_dev_status(m->vdev);
 }
 
 /* Transport state that a device reset clears (GuestPageSize survives, as in QEMU). */

@@ -49,9 +49,16 @@ static void set_irq(struct virtio_dev *vdev, bool level)
 	vdev->host.ops->set_irq(vdev->host.ctx, level);
 }
 
+/*
+ * Interrupt status is set by whichever thread completes requests and
+ * cleared by the register thread (InterruptACK). The bit goes in before
+ * the line goes up, and an ack that lowered the line looks again: a bit
+ * set meanwhile raises it anew, so the line is never left low with a bit
+ * pending, whatever the interleaving (the host serialises set_irq calls).
+ */
 static void raise_isr(struct virtio_dev *vdev, uint32_t bit)
 {
-	vdev->isr |= bit;
+	__atomic_fetch_or(&vdev->isr, bit, __ATOMIC_SEQ_CST);
 	/* Every new event, so edge-triggered interrupt controllers see each one. */
 	set_irq(vdev, true);
 }
@@ -59,28 +66,29 @@ static void raise_isr(struct virtio_dev *vdev, uint32_t bit)
 void virtio_dev_notify_queue(struct virtio_dev *vdev, uint16_t q)
 {
 	(void)q; /* virtio-mmio has one interrupt line and one VRING bit */
-	if (!(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK))
+	if (!(virtio_dev_status(vdev) & VIRTIO_CONFIG_S_DRIVER_OK))
 		return;
 	raise_isr(vdev, VIRTIO_MMIO_INT_VRING);
 }
 
 void virtio_dev_ack_interrupt(struct virtio_dev *vdev, uint32_t bits)
 {
-	uint32_t before = vdev->isr;
+	uint32_t before = __atomic_fetch_and(&vdev->isr, ~bits, __ATOMIC_SEQ_CST);
 
-	vdev->isr &= ~bits;
-	if (before != 0 && vdev->isr == 0)
+	if (before != 0 && (before & ~bits) == 0) {
 		set_irq(vdev, false);
+		if (__atomic_load_n(&vdev->isr, __ATOMIC_SEQ_CST) != 0)
+			set_irq(vdev, true);
+	}
 }
 
 void virtio_dev_set_broken(struct virtio_dev *vdev, const char *why)
 {
-	if (vdev->broken)
+	/* One thread wins; it alone logs (broken_log is not shared). */
+	if (__atomic_exchange_n(&vdev->broken, true, __ATOMIC_ACQ_REL))
 		return;
-	vdev->broken = true;
-	log_guest(&vdev->guest_log, LOG_LVL_WARNING, vdev->name,
-		  "device needs reset: %s", why);
-	vdev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+	log_guest(&vdev->broken_log, LOG_LVL_WARNING, vdev->name, "device needs reset: %s", why);
+	__atomic_fetch_or(&vdev->status, (uint8_t)VIRTIO_CONFIG_S_NEEDS_RESET, __ATOMIC_RELAXED);
 	raise_isr(vdev, VIRTIO_MMIO_INT_CONFIG);
 }
 
@@ -93,7 +101,7 @@ void virtio_dev_kick(struct virtio_dev *vdev, uint16_t q)
 			  "notify for queue %u that is not ready: ignored", q);
 		return;
 	}
-	if (vdev->broken)
+	if (virtio_dev_broken(vdev))
 		return;
 	vdev->kicked |= 1u << q;
 	/* One pending schedule serves every queue kicked until it runs. */
@@ -109,12 +117,32 @@ void virtio_dev_process(struct virtio_dev *vdev)
 	for (uint16_t q = 0; q < vdev->num_queues; q++) {
 		if (!(kicked & (1u << q)))
 			continue;
-		if (vdev->broken || !(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) ||
-		    !vdev->vq[q].started)
+		if (virtio_dev_broken(vdev) ||
+		    !(virtio_dev_status(vdev) & VIRTIO_CONFIG_S_DRIVER_OK) || !vdev->vq[q].started)
 			continue;
 		if (vdev->ops->queue_kick)
 			vdev->ops->queue_kick(vdev, q);
 	}
+}
+
+uint32_t virtio_dev_take_kicks(struct virtio_dev *vdev)
+{
+	uint32_t kicked = vdev->kicked, serve = 0;
+
+	vdev->kicked = 0;
+	if (virtio_dev_broken(vdev) || !(virtio_dev_status(vdev) & VIRTIO_CONFIG_S_DRIVER_OK))
+		return 0;
+	for (uint16_t q = 0; q < vdev->num_queues; q++)
+		if ((kicked & (1u << q)) && vdev->vq[q].started)
+			serve |= 1u << q;
+	return serve;
+}
+
+void virtio_dev_process_queue(struct virtio_dev *vdev, uint16_t q)
+{
+	/* The queue was started when the kick was taken; only a reset stops it. */
+	if (q < vdev->num_queues && !virtio_dev_broken(vdev) && vdev->ops->queue_kick)
+		vdev->ops->queue_kick(vdev, q);
 }
 
 static void stop_queues(struct virtio_dev *vdev)
@@ -125,6 +153,9 @@ static void stop_queues(struct virtio_dev *vdev)
 
 void virtio_dev_reset(struct virtio_dev *vdev)
 {
+	/* No queue thread is inside the device from here on. */
+	if (vdev->host.ops->quiesce)
+		vdev->host.ops->quiesce(vdev->host.ctx);
 	/* The device finishes with guest memory before the rings go away. */
 	if (vdev->ops->reset)
 		vdev->ops->reset(vdev);
@@ -132,13 +163,11 @@ void virtio_dev_reset(struct virtio_dev *vdev)
 	for (uint16_t q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		vdev->vq[q] = (struct virtq){ 0 };
 	vdev->driver_features = 0;
-	vdev->status = 0;
-	vdev->broken = false;
+	__atomic_store_n(&vdev->status, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&vdev->broken, false, __ATOMIC_RELAXED);
 	vdev->kicked = 0;
-	if (vdev->isr != 0) {
-		vdev->isr = 0;
+	if (__atomic_exchange_n(&vdev->isr, 0, __ATOMIC_SEQ_CST) != 0)
 		set_irq(vdev, false);
-	}
 }
 
 /* DRIVER_OK: features are final; map every ready queue, then activate. */
@@ -176,7 +205,7 @@ static void driver_ok(struct virtio_dev *vdev)
 void virtio_dev_set_status(struct virtio_dev *vdev, uint8_t status)
 {
 	/* NEEDS_RESET is the device's bit: a driver writing it back changes nothing. */
-	uint8_t old = vdev->status & ~VIRTIO_CONFIG_S_NEEDS_RESET;
+	uint8_t old = virtio_dev_status(vdev) & ~VIRTIO_CONFIG_S_NEEDS_RESET;
 	uint8_t set;
 
 	status &= ~VIRTIO_CONFIG_S_NEEDS_RESET;
@@ -215,7 +244,12 @@ void virtio_dev_set_status(struct virtio_dev *vdev, uint8_t status)
 		status &= ~VIRTIO_CONFIG_S_DRIVER_OK;
 		set &= ~VIRTIO_CONFIG_S_DRIVER_OK;
 	}
-	vdev->status = status | (vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
-	if ((set & VIRTIO_CONFIG_S_DRIVER_OK) && !vdev->broken)
+	/*
+	 * status holds every bit of old (no bit is cleared without a reset),
+	 * so or-ing it in is the assignment, and keeps a NEEDS_RESET that a
+	 * queue thread may set meanwhile.
+	 */
+	__atomic_fetch_or(&vdev->status, status, __ATOMIC_RELAXED);
+	if ((set & VIRTIO_CONFIG_S_DRIVER_OK) && !virtio_dev_broken(vdev))
 		driver_ok(vdev);
 }

@@ -4,6 +4,12 @@
  * status, queues, and the small ops table a device type (virtio-blk)
  * implements. Transport-independent; virtio/mmio.c decodes registers into
  * calls on this.
+ *
+ * Threads (VIRTIO_BLK_F_MQ with queue threads): one thread owns the
+ * register file and resets; each queue is served by one thread at a time.
+ * What a queue thread may change under the register thread is accessed
+ * atomically: status (NEEDS_RESET), broken and isr, through the helpers
+ * below. Resets wait for the queue threads (virtio_host quiesce).
  */
 #ifndef XVB_VIRTIO_DEV_H
 #define XVB_VIRTIO_DEV_H
@@ -49,14 +55,30 @@ struct virtio_dev {
 
 	uint64_t host_features;   /* offered */
 	uint64_t driver_features; /* accepted by the driver */
-	uint8_t status;
-	bool broken; /* ring corruption: sticky until reset */
-	uint32_t isr; /* InterruptStatus: VIRTIO_MMIO_INT_VRING | _CONFIG */
+	uint8_t status; /* atomic: virtio_dev_status() */
+	bool broken; /* ring corruption: sticky until reset; atomic: virtio_dev_broken() */
+	uint32_t isr; /* InterruptStatus: VIRTIO_MMIO_INT_VRING | _CONFIG; atomic */
+	struct log_ratelimit broken_log; /* only the thread that breaks the device logs */
 	uint32_t config_generation;
 	uint16_t num_queues;
 	struct virtq vq[VIRTIO_MAX_QUEUES];
-	uint32_t kicked; /* bitmap of queues notified and not yet served */
+	uint32_t kicked; /* bitmap of queues notified and not yet served (register thread) */
 };
+
+static inline uint8_t virtio_dev_status(const struct virtio_dev *vdev)
+{
+	return __atomic_load_n(&vdev->status, __ATOMIC_RELAXED);
+}
+
+static inline bool virtio_dev_broken(const struct virtio_dev *vdev)
+{
+	return __atomic_load_n(&vdev->broken, __ATOMIC_RELAXED);
+}
+
+static inline uint32_t virtio_dev_isr(const struct virtio_dev *vdev)
+{
+	return __atomic_load_n(&vdev->isr, __ATOMIC_RELAXED);
+}
 
 /* Set up a device (no allocation). */
 void virtio_dev_init(struct virtio_dev *vdev, const struct virtio_device_ops *ops, void *priv,
@@ -64,6 +86,14 @@ void virtio_dev_init(struct virtio_dev *vdev, const struct virtio_device_ops *op
 
 /* Serve every kicked queue; called by the host after schedule(). */
 void virtio_dev_process(struct virtio_dev *vdev);
+
+/*
+ * Hosts with queue threads, instead of virtio_dev_process(): on the
+ * register thread after schedule(), take the kicked queues that may be
+ * served now (bitmap); then, on each queue's thread, serve it.
+ */
+uint32_t virtio_dev_take_kicks(struct virtio_dev *vdev);
+void virtio_dev_process_queue(struct virtio_dev *vdev, uint16_t q);
 
 /* Record a kick of queue q and ask the host to schedule processing. */
 void virtio_dev_kick(struct virtio_dev *vdev, uint16_t q);

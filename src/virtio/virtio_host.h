@@ -6,6 +6,11 @@
  * Implemented by src/xen (foreign mappings, set_irq_level, the epoll loop)
  * and by plain buffers and counters in unit tests. The virtio core never
  * includes a Xen header: this table is its only way out.
+ *
+ * Threads: with queue threads (see quiesce below) map/unmap may be called
+ * from any of them (a device can be given a separate host per queue for
+ * its requests' buffers: virtio_blk_set_queue_io), and set_irq from
+ * several at once.
  */
 #ifndef XVB_VIRTIO_HOST_H
 #define XVB_VIRTIO_HOST_H
@@ -50,6 +55,16 @@ struct virtio_host_ops {
 	 * QUEUE_NOTIFY must never wait for disk I/O.
 	 */
 	void (*schedule)(void *ctx);
+	/*
+	 * Optional (NULL: the host serves every queue on the caller's
+	 * thread). A host that serves queues on threads of its own
+	 * (VIRTIO_BLK_F_MQ) returns from quiesce() only once none of those
+	 * threads is inside the device any more and each has drained its
+	 * queues' I/O (for virtio-blk: virtio_blk_queue_drain()), and none
+	 * enters again before the next virtio_dev_process_queue(). Called
+	 * before every device reset, from the thread that resets.
+	 */
+	void (*quiesce)(void *ctx);
 };
 
 struct virtio_host {

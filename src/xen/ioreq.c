@@ -495,8 +495,11 @@ int ioreq_server_remove_window(struct ioreq_server *s, uint64_t base)
 
 	errno = 0;
 	if (xendevicemodel_unmap_io_range_from_ioreq_server(s->xh->dm, s->domid, s->id, 1, w.base,
-							    w.base + (w.size - 1)) < 0)
-		ret = xen_call_failed(s, "xendevicemodel_unmap_io_range_from_ioreq_server");
+							    w.base + (w.size - 1)) < 0) {
+		/* A disk removed because its guest died (service mode) meets ESRCH. */
+		ret = errno ? -errno : -EIO;
+		teardown_call_failed(s, "xendevicemodel_unmap_io_range_from_ioreq_server");
+	}
 	return ret;
 }
 

@@ -36,9 +36,12 @@ struct store {
 	char backend[STORE_KINDS][64]; /* "/local/domain/0/backend/virtio_disk" */
 	bool watched[STORE_KINDS];
 	bool watched_release;
+	bool watched_introduce;
 };
 
 static const char release_path[] = "@releaseDomain";
+/* A new domain: a static disk of the configuration file may be its. */
+static const char introduce_path[] = "@introduceDomain";
 
 uint16_t store_self_domid(const struct store *s)
 {
@@ -126,6 +129,12 @@ int store_open(struct loop *loop, void (*on_event)(void *ctx), void *ctx, struct
 		goto err;
 	}
 	s->watched_release = true;
+	if (!xs_watch(s->xs, introduce_path, STORE_TOKEN)) {
+		rc = -errno;
+		log_err(NULL, "xenstore: cannot watch %s: %s", introduce_path, strerror(-rc));
+		goto err;
+	}
+	s->watched_introduce = true;
 	rc = loop_add(loop, &s->watch, xs_fileno(s->xs), EPOLLIN);
 	if (rc < 0) {
 		log_err(NULL, "cannot watch the xenstore connection: %s", strerror(-rc));
@@ -153,6 +162,8 @@ void store_close(struct store *s)
 				xs_unwatch(s->xs, s->backend[k], STORE_TOKEN);
 		if (s->watched_release)
 			xs_unwatch(s->xs, release_path, STORE_TOKEN);
+		if (s->watched_introduce)
+			xs_unwatch(s->xs, introduce_path, STORE_TOKEN);
 		xs_close(s->xs);
 	}
 	free(s);
@@ -328,4 +339,104 @@ again:
 bool store_domain_alive(struct store *s, uint16_t domid)
 {
 	return xs_is_domain_introduced(s->xs, domid);
+}
+
+/* The name node of dom<domid> on connection xs; see store_domain_name(). */
+static int read_domain_name(struct xs_handle *xs, uint16_t domid, char buf[STORE_NAME_MAX])
+{
+	struct xs_permissions *p;
+	char path[STORE_PATH_MAX];
+	unsigned int len = 0, n = 0;
+	bool trusted;
+	char *v;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
+	/* libxl writes it in the domain's directory, which the guest can only read. */
+	p = xs_get_permissions(xs, XBT_NULL, path, &n);
+	trusted = p && n > 0 && p[0].id != domid;
+	free(p);
+	if (!trusted)
+		return -ENOENT;
+	v = xs_read(xs, XBT_NULL, path, &len);
+	if (!v)
+		return -ENOENT;
+	if (len == 0 || len >= STORE_NAME_MAX || strlen(v) != len) {
+		free(v);
+		return -ENOENT;
+	}
+	memcpy(buf, v, (size_t)len + 1);
+	free(v);
+	return 0;
+}
+
+int store_domain_name(struct store *s, uint16_t domid, char buf[STORE_NAME_MAX])
+{
+	return read_domain_name(s->xs, domid, buf);
+}
+
+/* A directory name under /local/domain that is a domid (decimal, no leading 0). */
+static bool parse_domid(const char *s, uint16_t *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s[0] || (s[0] == '0' && s[1]) || s[0] < '0' || s[0] > '9' || strlen(s) > 5)
+		return false;
+	v = strtoul(s, &end, 10);
+	if (*end || v >= DOMID_FIRST_RESERVED)
+		return false;
+	*out = (uint16_t)v;
+	return true;
+}
+
+int store_domains(struct store *s, struct store_domain **out, unsigned *n)
+{
+	struct store_domain *doms;
+	unsigned int n_dirs = 0;
+	char **dirs;
+
+	*out = NULL;
+	*n = 0;
+	dirs = xs_directory(s->xs, XBT_NULL, "/local/domain", &n_dirs);
+	if (!dirs) {
+		int err = errno;
+
+		if (err == ENOENT)
+			return 0;
+		log_err(NULL, "xenstore: cannot list /local/domain: %s", strerror(err));
+		return -err;
+	}
+	doms = calloc(n_dirs ? n_dirs : 1, sizeof(*doms));
+	if (!doms) {
+		free(dirs);
+		log_err(NULL, "out of memory");
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < n_dirs; i++) {
+		uint16_t domid;
+
+		if (!parse_domid(dirs[i], &domid) || domid == 0 || domid == s->self)
+			continue;
+		if (read_domain_name(s->xs, domid, doms[*n].name) < 0)
+			continue;
+		doms[*n].domid = domid;
+		(*n)++;
+	}
+	free(dirs);
+	*out = doms;
+	return 0;
+}
+
+int store_lookup_domain_name(uint16_t domid, char buf[STORE_NAME_MAX])
+{
+	struct xs_handle *xs = xs_open(0);
+	int rc;
+
+	buf[0] = '\0';
+	if (!xs)
+		return errno ? -errno : -EIO;
+	rc = read_domain_name(xs, domid, buf);
+	xs_close(xs);
+	return rc;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The daemon's xenstore connection (xen-interfaces.md §5): watches on
- * backend/virtio_disk, backend/virtio and @releaseDomain, the scan of the
- * backend directories, backend state writes and domain liveness. The
+ * backend/virtio_disk, backend/virtio, @introduceDomain and @releaseDomain,
+ * the scan of the backend directories, backend state writes, domain
+ * liveness and guest names (/local/domain/<id>/name). The
  * xenstore fd is a loop watch: every batch of watch events is drained and
  * reported once (on_event), so the owner reconciles once per batch, as
  * Xen's 9pfsd does. Values are parsed by store_parse.h.
@@ -70,5 +71,33 @@ int store_set_state(struct store *s, enum store_kind kind, uint16_t domid, uint3
 
 /* false once the domain is dead (xs_is_domain_introduced). */
 bool store_domain_alive(struct store *s, uint16_t domid);
+
+/* Longest guest name looked up, NUL included (longer names never match). */
+#define STORE_NAME_MAX 64u
+
+/*
+ * dom<domid>'s name, as the toolstack wrote it in /local/domain/<domid>/name,
+ * into buf (STORE_NAME_MAX bytes). -ENOENT when absent, too long, or not
+ * the toolstack's (a node the guest owns is never trusted).
+ */
+int store_domain_name(struct store *s, uint16_t domid, char buf[STORE_NAME_MAX]);
+
+/* One domain of the listing below. */
+struct store_domain {
+	uint16_t domid;
+	char name[STORE_NAME_MAX];
+};
+
+/*
+ * Every domain under /local/domain with a name (store_domain_name), in one
+ * listing: *out is malloc'ed (free() it), *n entries; -errno (logged).
+ */
+int store_domains(struct store *s, struct store_domain **out, unsigned *n);
+
+/*
+ * For a per-guest launch, which has no store: connect, read dom<domid>'s
+ * name as store_domain_name() does, disconnect. -errno; logs nothing.
+ */
+int store_lookup_domain_name(uint16_t domid, char buf[STORE_NAME_MAX]);
 
 #endif

@@ -250,6 +250,30 @@ TEST(version_and_cache_values)
 	cli_free(&opts);
 }
 
+TEST(queues_and_threads)
+{
+	CHECK_EQ(parse_disk("path=a,base=0x2000000,irq=33"), 0);
+	CHECK_EQ(opts.disks[0].queues, 0); /* default: one queue, on the main loop */
+	CHECK_EQ(opts.disks[0].threads, 0);
+	cli_free(&opts);
+	CHECK_EQ(parse_disk("path=a,base=0x2000000,irq=33,queues=4,threads=2"), 0);
+	CHECK_EQ(opts.disks[0].queues, 4);
+	CHECK_EQ(opts.disks[0].threads, 2);
+	cli_free(&opts);
+	CHECK_EQ(parse_disk("path=a,base=0x2000000,irq=33,threads=1"), 0);
+	CHECK_EQ(opts.disks[0].threads, 1);
+	cli_free(&opts);
+	CHECK_REJECTS(parse_disk("path=a,base=0x2000000,irq=33,queues=0"), "queues=0: must be 1-8");
+	CHECK_REJECTS(parse_disk("path=a,base=0x2000000,irq=33,queues=9"), "queues=9: must be 1-8");
+	CHECK_REJECTS(parse_disk("path=a,base=0x2000000,irq=33,queues=x"),
+		      "queues=x: not a number");
+	CHECK_REJECTS(parse_disk("path=a,base=0x2000000,irq=33,threads=0"), "threads=0: must be");
+	CHECK_REJECTS(parse_disk("path=a,base=0x2000000,irq=33,queues=2,threads=3"),
+		      "threads=3 is more than queues=2");
+	CHECK_REJECTS(parse_disk("path=a,base=0x2000000,irq=33,threads=2"),
+		      "threads=2 is more than queues=1");
+}
+
 TEST(vdev_names)
 {
 	CHECK_REJECTS(parse_disk("path=a,base=0x2000000,irq=33,vdev=a/b"), "vdev=a/b");
@@ -358,6 +382,7 @@ TEST(help_text_lists_every_option)
 {
 	static const char *const words[] = { "--domid", "--disk", "path=", "base=", "irq=",
 					     "ro", "serial=", "vdev=", "version=1|2", "cache=",
+					     "queues=", "threads=",
 					     "--foreground", "-F", "--verbose", "-v", "--help",
 					     "-h", "--version", "-V" };
 	char buf[4096] = "";

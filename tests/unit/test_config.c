@@ -189,6 +189,21 @@ TEST(syntax_error_names_the_file)
 	CHECK(strstr(msg, "syntax error") != NULL || strstr(msg, "cannot read") != NULL);
 }
 
+TEST(queues_and_threads)
+{
+	CHECK_EQ(load(DISK_HEAD "devid = 1\nqueues = 4\nthreads = 2\n"), 0);
+	CHECK_EQ(cfg.disks[0].disk.queues, 4);
+	CHECK_EQ(cfg.disks[0].disk.threads, 2);
+	CHECK_EQ(load(DISK_HEAD "devid = 1\n"), 0);
+	CHECK_EQ(cfg.disks[0].disk.queues, 0); /* the default: one queue on the main loop */
+	CHECK_EQ(cfg.disks[0].disk.threads, 0);
+	CHECK_REJECTS(DISK_HEAD "devid = 1\nqueues = 9\n", "[disk:foo] queues: 9 is not 1-8");
+	CHECK_REJECTS(DISK_HEAD "devid = 1\nqueues = 0\n", "[disk:foo] queues: 0 is not 1-8");
+	CHECK_REJECTS(DISK_HEAD "devid = 1\nqueues = 2\nthreads = 3\n",
+		      "[disk:foo] threads: 3 is more than queues (2)");
+	config_free(&cfg);
+}
+
 TEST(equal_compares_every_value)
 {
 	struct config a;
@@ -201,6 +216,12 @@ TEST(equal_compares_every_value)
 	CHECK(!config_disk_equal(&a.disks[0], &cfg.disks[0]));
 	a.disks[0].disk.read_only = false;
 	a.disks[0].disk.irq = 34;
+	CHECK(!config_disk_equal(&a.disks[0], &cfg.disks[0]));
+	a.disks[0].disk.irq = 33;
+	a.disks[0].disk.queues = 2;
+	CHECK(!config_disk_equal(&a.disks[0], &cfg.disks[0]));
+	a.disks[0].disk.queues = 0;
+	a.disks[0].disk.threads = 1;
 	CHECK(!config_disk_equal(&a.disks[0], &cfg.disks[0]));
 	config_free(&a);
 	config_free(&cfg);

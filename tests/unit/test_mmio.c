@@ -873,3 +873,55 @@ TEST(driver_cannot_set_needs_reset)
 	CHECK(!D.vdev.broken);
 	teardown();
 }
+
+/* ---- queue threads: kicks taken on the register thread, served per queue ---- */
+
+TEST(take_kicks_only_for_started_queues_of_a_live_device)
+{
+	struct fake_vring vr0, vr1;
+
+	setup(2);
+	fake_vring_init(&vr0, &D.fh, 8);
+	fake_vring_init(&vr1, &D.fh, 8);
+	negotiate(F(VIRTIO_F_VERSION_1));
+	modern_queue(0, &vr0);
+	modern_queue(1, &vr1);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	CHECK_EQ(virtio_dev_take_kicks(&D.vdev), 0); /* before DRIVER_OK: nothing to serve */
+	driver_ok();
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	CHECK_EQ(virtio_dev_take_kicks(&D.vdev), 3u);
+	CHECK_EQ(virtio_dev_take_kicks(&D.vdev), 0); /* taken once */
+	virtio_dev_process_queue(&D.vdev, 1);
+	CHECK_EQ(D.kicks[0], 0);
+	CHECK_EQ(D.kicks[1], 1);
+	virtio_dev_set_broken(&D.vdev, "test");
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	CHECK_EQ(virtio_dev_take_kicks(&D.vdev), 0);
+	virtio_dev_process_queue(&D.vdev, 0); /* a kick forwarded before the break */
+	CHECK_EQ(D.kicks[0], 0);
+	teardown();
+}
+
+/* A queue thread's NEEDS_RESET survives the driver's status writes. */
+TEST(needs_reset_kept_across_status_writes)
+{
+	struct fake_vring vr;
+
+	setup(2);
+	fake_vring_init(&vr, &D.fh, 8);
+	negotiate(F(VIRTIO_F_VERSION_1));
+	modern_queue(0, &vr);
+	virtio_dev_set_broken(&D.vdev, "test");
+	driver_ok();
+	CHECK(needs_reset());
+	CHECK(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_DRIVER_OK);
+	CHECK(rd(VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
+	wr(VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_CONFIG);
+	CHECK_EQ(rd(VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	CHECK(!D.fh.irq_level);
+	wr(VIRTIO_MMIO_STATUS, 0);
+	CHECK(!needs_reset());
+	teardown();
+}

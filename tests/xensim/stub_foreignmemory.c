@@ -214,10 +214,15 @@ int xenforeignmemory_unmap(xenforeignmemory_handle *fmem, void *addr, size_t pag
 		.op = SIM_OP_FM_UNMAP_NOTE,
 		.arg = { (uintptr_t)addr, pages },
 	};
-	int rc = munmap(addr, pages << SIM_PAGE_SHIFT);
+	int rc;
 
-	if (rc == 0)
-		stub_post(&fmem->conn, &note);
+	/*
+	 * The note goes first: once munmap returns, another thread of the
+	 * daemon may be given the same address by its own map, and the
+	 * simulator must see this unmap before that map's note.
+	 */
+	stub_post(&fmem->conn, &note);
+	rc = munmap(addr, pages << SIM_PAGE_SHIFT);
 	return rc;
 }
 

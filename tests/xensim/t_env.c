@@ -266,8 +266,14 @@ void t_daemon_start(struct t_guest *g)
 			len += snprintf(specs[i] + len, sizeof(specs[i]) - (size_t)len,
 					",serial=%s", d->o.serial);
 		if (d->o.version)
-			snprintf(specs[i] + len, sizeof(specs[i]) - (size_t)len, ",version=%u",
-				 d->o.version);
+			len += snprintf(specs[i] + len, sizeof(specs[i]) - (size_t)len,
+					",version=%u", d->o.version);
+		if (d->o.queues)
+			len += snprintf(specs[i] + len, sizeof(specs[i]) - (size_t)len,
+					",queues=%u", d->o.queues);
+		if (d->o.threads)
+			snprintf(specs[i] + len, sizeof(specs[i]) - (size_t)len, ",threads=%u",
+				 d->o.threads);
 		argv[n++] = "--disk";
 		argv[n++] = specs[i];
 	}

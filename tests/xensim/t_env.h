@@ -35,6 +35,8 @@ struct t_disk_opts {
 	bool ro;            /* ",ro" */
 	const char *serial; /* ",serial=S" when set */
 	unsigned version;   /* ",version=N" when set (1 legacy, 2 modern) */
+	unsigned queues;    /* ",queues=N" when set */
+	unsigned threads;   /* ",threads=T" when set */
 };
 
 struct t_disk {

@@ -1047,3 +1047,322 @@ TEST(sighup_reload_add_remove_unchanged)
 	sim_guest_destroy(g);
 	env_end();
 }
+
+/* ---------------------------------------------------------------- static disks, guest names */
+
+/* What libxl writes in libxl__domain_make: /local/domain/<id>/name, owned by owner. */
+static void set_name(unsigned domid, const char *name, unsigned owner)
+{
+	struct xs_permissions perms[1] = { { .id = owner, .perms = XS_PERM_NONE } };
+	char path[64];
+
+	snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
+	CHECK(xs_write(env.xs, XBT_NULL, path, name, (unsigned)strlen(name)));
+	CHECK(xs_set_permissions(env.xs, XBT_NULL, path, perms, 1));
+}
+
+/* As libxl__destroy_domid: the domain's directory goes. */
+static void rm_domain_dir(unsigned domid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/local/domain/%u", domid);
+	CHECK(xs_rm(env.xs, XBT_NULL, path));
+}
+
+static void wait_log(const char *regex)
+{
+	if (sim_daemon_wait_log(env.log, regex, WAIT_MS)) {
+		note_log(env.log);
+		check_fail(__FILE__, __LINE__, "no log line /%s/", regex);
+	}
+}
+
+static unsigned servers_held(void)
+{
+	struct sim_holdings h;
+
+	sim_holdings(env.sim, &h);
+	return h.servers;
+}
+
+/* Until the simulator holds n IOREQ servers (true), or WAIT_MS pass. */
+static bool wait_servers(unsigned n)
+{
+	for (uint64_t start = now_ms(); now_ms() - start < WAIT_MS; sleep_ms(5))
+		if (servers_held() == n)
+			return true;
+	return false;
+}
+
+/*
+ * Static disks of two guests in one service process: dom1 by domid (there
+ * before the service), "beta" by name (created later: @introduceDomain).
+ * The name follows a reboot to a new domid; a name node the guest wrote
+ * itself is not believed; a xenstore disk that wants a static disk's
+ * window is refused, one beside it is served.
+ */
+TEST(static_disks_of_two_guests_by_domid_and_by_name)
+{
+	struct guest_vm vm1, vm2, vm3, vm4;
+	struct sim_guest *g1, *g2, *g3, *g4;
+	char conf[192], text[1024], img[4][192];
+	struct dev dyn = { .domid = 2, .devid = 51728, .vdev = "xvdc", .params = img[2],
+			   .base = "33554944", .irq = "34" };
+	struct dev clash = { .domid = 2, .devid = 51744, .vdev = "xvdd", .params = img[3],
+			     .base = "33554432", .irq = "35" };
+
+	env_begin("static_two_guests");
+	for (unsigned i = 0; i < 4; i++) {
+		snprintf(img[i], sizeof(img[i]), "%s/%u.img", env.dir, i);
+		make_image(img[i]);
+	}
+	snprintf(conf, sizeof(conf), "%s/blkd.conf", env.dir);
+	snprintf(text, sizeof(text),
+		 "[disk:xvda]\ndomid = 1\npath = %s\nbase = 0x2000000\nirq = 33\n"
+		 "[disk:xvdb]\nguest = beta\npath = %s\nbase = 0x2000000\nirq = 33\n",
+		 img[0], img[1]);
+	write_file(conf, text);
+	g1 = new_guest(1, &vm1);
+	/* dom4 claims to be beta in a node it owns: never believed. */
+	set_name(4, "beta", 4);
+	g4 = new_guest(4, &vm4);
+	service_start_cfg(conf); /* static disks of two guests: service mode */
+	CHECK_EQ(sim_wait_claimed(g1, BASE0, WAIT_MS), 0);
+	wait_log("dom1/xvda: info: serving \\[disk:xvda\\]");
+	io_check(&vm1, BASE0, 33, img[0]);
+
+	set_name(2, "beta", 0);
+	g2 = new_guest(2, &vm2);
+	CHECK_EQ(sim_wait_claimed(g2, BASE0, WAIT_MS), 0);
+	wait_log("dom2/xvdb: info: serving \\[disk:xvdb\\] to guest beta");
+	io_check(&vm2, BASE0, 33, img[1]);
+	CHECK(!claimed(g4, BASE0));
+	CHECK_EQ(servers_held(), 2u);
+
+	/* xenstore disks of beta: beside the static one served, on its window refused. */
+	libxl_add(&dyn);
+	CHECK_STATE(&dyn, "2", STATE2_MS);
+	libxl_add(&clash);
+	CHECK_STATE(&clash, "6", STATE2_MS);
+	wait_log("dom2/xvdd: error: refused .*base: 0x2000000 is already dom2/xvdb's window");
+	io_check(&vm2, BASE0 + 0x200, 34, img[2]);
+	io_check(&vm2, BASE0, 33, img[1]);
+
+	/* beta dies: its static disk goes with it (libxl closes the xenstore ones). */
+	guest_vm_fini(&vm2);
+	sim_guest_destroy(g2);
+	wait_log("dom2/xvdb: info: closing \\[disk:xvdb\\]: the guest is gone");
+	CHECK_STATE(&dyn, "6", STATE2_MS);
+	libxl_remove(&dyn);
+	libxl_remove(&clash);
+	rm_domain_dir(2);
+	CHECK(wait_servers(1));
+
+	/* beta again as dom3: the name is looked up again. */
+	set_name(3, "beta", 0);
+	g3 = new_guest(3, &vm3);
+	CHECK_EQ(sim_wait_claimed(g3, BASE0, WAIT_MS), 0);
+	wait_log("dom3/xvdb: info: serving \\[disk:xvdb\\] to guest beta");
+	io_check(&vm3, BASE0, 33, img[1]);
+	CHECK(claimed(g1, BASE0));
+	CHECK_EQ(kill(env.pid, 0), 0);
+
+	guest_vm_fini(&vm1);
+	sim_guest_destroy(g1);
+	wait_log("dom1/xvda: info: closing \\[disk:xvda\\]: the guest is gone");
+	CHECK(wait_servers(1));
+	guest_vm_fini(&vm3);
+	guest_vm_fini(&vm4);
+	sim_guest_destroy(g3);
+	sim_guest_destroy(g4);
+	wait_log("dom3/xvdb: info: closing \\[disk:xvdb\\]: the guest is gone");
+	wait_log("dom3: info: no disk left: IOREQ server destroyed");
+	/* A dead guest's teardown is no error (ESRCH from Xen is expected then). */
+	CHECK(sim_daemon_wait_log(env.log, "error: xen", 0) != 0);
+	env_end();
+}
+
+/* The service's static disks on SIGHUP: added, removed, changed, unchanged, bad file. */
+TEST(static_disks_sighup_in_service_mode)
+{
+	static struct gblk a;
+	struct guest_vm vm1, vm2;
+	struct sim_guest *g1, *g2;
+	char conf[192], text[1536], img[3][192];
+	uint8_t buf[512], back[512], st = 0xff;
+	static const char fmt_a[] = "[disk:xvda]\ndomid = 1\npath = %s\nbase = 0x2000000\n"
+				    "irq = 33\n";
+	static const char fmt_b[] = "[disk:xvdb]\nguest = two\npath = %s\nbase = 0x2000000\n"
+				    "irq = 33\n";
+	static const char fmt_c[] = "[disk:xvdc]\ndomid = 1\npath = %s\nbase = 0x2000400\n"
+				    "irq = 35\n%s";
+	int n, nfd;
+
+	env_begin("static_sighup");
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(img[i], sizeof(img[i]), "%s/%c.img", env.dir, 'a' + i);
+		make_image(img[i]);
+	}
+	snprintf(conf, sizeof(conf), "%s/blkd.conf", env.dir);
+	n = snprintf(text, sizeof(text), fmt_a, img[0]);
+	snprintf(text + n, sizeof(text) - (size_t)n, fmt_b, img[1]);
+	write_file(conf, text);
+	g1 = new_guest(1, &vm1);
+	set_name(2, "two", 0);
+	g2 = new_guest(2, &vm2);
+	nfd = notify_listen();
+	service_start_cfg(conf);
+	unsetenv("NOTIFY_SOCKET");
+	CHECK_EQ(sim_wait_claimed(g1, BASE0, WAIT_MS), 0);
+	CHECK_EQ(sim_wait_claimed(g2, BASE0, WAIT_MS), 0);
+	CHECK(notify_wait(nfd, "STATUS=service mode: serving 2 disk(s) of 2 guest(s)"));
+
+	/* dom1's xvda stays in use across every reload. */
+	memset(&a, 0, sizeof(a));
+	CHECK_EQ(gblk_open(&a, &vm1, BASE0, 33, NULL), 0);
+	memset(buf, 0xc3, sizeof(buf));
+	CHECK_EQ(gblk_write(&a, 0, 1, buf, sizeof(buf), &st), 0);
+	CHECK_EQ(st, 0);
+
+	/* Drop dom2's disk, add a second one to dom1. */
+	n = snprintf(text, sizeof(text), fmt_a, img[0]);
+	snprintf(text + n, sizeof(text) - (size_t)n, fmt_c, img[2], "");
+	write_file(conf, text);
+	sighup_and_wait("SIGHUP: static disks: 1 added, 1 removed, 1 unchanged");
+	wait_log("dom2/xvdb: info: closing \\[disk:xvdb\\]: its section was removed or changed");
+	CHECK(wait_servers(1)); /* dom2's last disk: its server is gone */
+	CHECK(!claimed(g2, BASE0));
+	CHECK_EQ(sim_wait_claimed(g1, BASE0 + 0x400, WAIT_MS), 0);
+	io_check(&vm1, BASE0 + 0x400, 35, img[2]);
+	CHECK(notify_wait(nfd, "READY=1\nSTATUS=service mode: serving 2 disk(s) of 1 guest(s)"));
+
+	/* A broken file changes nothing. */
+	write_file(conf, "[disk:xvdc\n");
+	sighup_and_wait("SIGHUP: keeping the current configuration");
+	CHECK(claimed(g1, BASE0 + 0x400));
+
+	/* Changed (read-only now): served again with the new settings. */
+	n = snprintf(text, sizeof(text), fmt_a, img[0]);
+	snprintf(text + n, sizeof(text) - (size_t)n, fmt_c, img[2], "ro = yes\n");
+	write_file(conf, text);
+	sighup_and_wait("SIGHUP: static disks: 1 added, 1 removed, 1 unchanged");
+	wait_log("dom1/xvdc: info: serving .*c.img .*read-only");
+	CHECK_EQ(sim_wait_claimed(g1, BASE0 + 0x400, WAIT_MS), 0);
+
+	/* xvda was never stopped and still serves the same driver. */
+	CHECK(sim_daemon_wait_log(env.log, "dom1/xvda: info: stopping", 0) != 0);
+	CHECK_EQ(gblk_read(&a, 0, 1, back, sizeof(back), &st), 0);
+	CHECK_EQ(st, 0);
+	CHECK(memcmp(buf, back, sizeof(buf)) == 0);
+	CHECK(!atomic_load(&a.needs_reset));
+	CHECK_EQ(gblk_reset(&a, 0), 0);
+	gblk_close(&a);
+
+	/* dom2 named "two" is back in the file: served again. */
+	n = snprintf(text, sizeof(text), fmt_a, img[0]);
+	snprintf(text + n, sizeof(text) - (size_t)n, fmt_b, img[1]);
+	write_file(conf, text);
+	sighup_and_wait("SIGHUP: static disks: 1 added, 1 removed, 1 unchanged");
+	CHECK_EQ(sim_wait_claimed(g2, BASE0, WAIT_MS), 0);
+	CHECK(!claimed(g1, BASE0 + 0x400));
+	io_check(&vm2, BASE0, 33, img[1]);
+	close(nfd);
+
+	guest_vm_fini(&vm1);
+	guest_vm_fini(&vm2);
+	sim_guest_destroy(g1);
+	sim_guest_destroy(g2);
+	wait_log("dom1/xvda: info: closing \\[disk:xvda\\]: the guest is gone");
+	wait_log("dom2/xvdb: info: closing \\[disk:xvdb\\]: the guest is gone");
+	env_end();
+}
+
+/* libxl 4.18 backend/virtio device whose image the file keys by guest name. */
+TEST(virtio_418_image_by_guest_name)
+{
+	char img[192], conf[192], text[512], be[160];
+	struct guest_vm vm;
+	struct sim_guest *g;
+	xs_transaction_t t;
+
+	env_begin("virtio418_name");
+	snprintf(img, sizeof(img), "%s/v.img", env.dir);
+	make_image(img);
+	snprintf(conf, sizeof(conf), "%s/blkd.conf", env.dir);
+	write_file(conf, "[global]\nlog_level = debug\n");
+	set_name(5, "gamma", 0);
+	g = new_guest(5, &vm);
+	service_start_cfg(conf);
+	/* The section arrives with a reload: it applies to devices that appear afterwards. */
+	snprintf(text, sizeof(text), "[disk:xvdy]\nguest = gamma\ndevid = 0\npath = %s\n", img);
+	write_file(conf, text);
+	sighup_and_wait("SIGHUP: reloaded");
+	snprintf(be, sizeof(be), "/local/domain/0/backend/virtio/5/0");
+	for (;;) {
+		t = xs_transaction_start(env.xs);
+		CHECK(t != XBT_NULL);
+		txn_write(t, be, "frontend", "/local/domain/5/device/virtio/0");
+		txn_write(t, be, "frontend-id", "5");
+		txn_write(t, be, "online", "1");
+		txn_write(t, be, "state", "1");
+		txn_write(t, be, "irq", "33");
+		txn_write(t, be, "base", "0x2000000");
+		txn_write(t, be, "type", "virtio,device2");
+		txn_write(t, be, "transport", "mmio");
+		txn_write(t, be, "grant_usage", "0");
+		if (xs_transaction_end(env.xs, t, false))
+			break;
+		CHECK_EQ(errno, EAGAIN);
+	}
+	wait_log("dom5/xvdy: info: serving .*v.img");
+	CHECK_EQ(sim_wait_claimed(g, BASE0, WAIT_MS), 0);
+	io_check(&vm, BASE0, 33, img);
+	guest_vm_fini(&vm);
+	sim_guest_destroy(g);
+	env_end();
+}
+
+/* A per-guest launch (--domid) takes the sections naming its guest, by the name in xenstore. */
+TEST(per_guest_launch_sections_by_guest_name)
+{
+	char conf[192], text[1024], img[2][192], log2[300];
+	char *argv[] = { (char *)daemon_path(), "--foreground", "-v", "--domid", "3", "-c", conf,
+			 NULL };
+	struct guest_vm vm;
+	struct sim_guest *g;
+	pid_t pid;
+	int st = 0;
+
+	env_begin("per_guest_name");
+	for (unsigned i = 0; i < 2; i++) {
+		snprintf(img[i], sizeof(img[i]), "%s/%u.img", env.dir, i);
+		make_image(img[i]);
+	}
+	snprintf(conf, sizeof(conf), "%s/guest.conf", env.dir);
+	snprintf(text, sizeof(text),
+		 "[disk:xvda]\nguest = delta\npath = %s\nbase = 0x2000000\nirq = 33\n"
+		 "[disk:xvdb]\nguest = other\npath = %s\nbase = 0x2000200\nirq = 34\n",
+		 img[0], img[1]);
+	write_file(conf, text);
+	set_name(3, "delta", 0);
+	g = new_guest(3, &vm);
+	CHECK_EQ(sim_daemon_start(env.sim, argv, env.log, &env.pid), 0);
+	wait_log("dom3: info: ready: 1 disk");
+	io_check(&vm, BASE0, 33, img[0]);
+	CHECK(!claimed(g, BASE0 + 0x200));
+
+	/* A guest whose name no section has: refused at startup, exit 2. */
+	snprintf(log2, sizeof(log2), "%s.unnamed", env.log);
+	argv[4] = "4";
+	set_name(4, "epsilon", 0);
+	CHECK_EQ(sim_daemon_start(env.sim, argv, log2, &pid), 0);
+	CHECK_EQ(sim_daemon_stop(pid, 0, 5000, &st), 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+	CHECK_EQ(sim_daemon_wait_log(log2, "no \\[disk:\\] section for dom4 \\(guest epsilon\\)",
+				     100), 0);
+	unlink(log2);
+	guest_vm_fini(&vm);
+	sim_guest_destroy(g);
+	env_end();
+}
