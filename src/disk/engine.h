@@ -15,12 +15,18 @@
 
 /*
  * O_DIRECT never reaches guest memory (a VM_PFNMAP foreign mapping on real
- * Xen): data goes through bounce buffers of this size, one per request in
- * flight, at most DISK_BOUNCE_MAX_BUFS of them (8 MiB per disk). Larger
- * requests move in bounce-sized pieces, one after the other.
+ * Xen): data goes through bounce buffers. The io_uring engine has one piece
+ * per request the queue can hold (at least DISK_BOUNCE_MIN_BUFS, at most
+ * DISK_BOUNCE_MAX_BUFS), each DISK_BOUNCE_SIZE bytes or smaller so that the
+ * pool stays within DISK_BOUNCE_POOL_BYTES per disk (never below
+ * DISK_BOUNCE_MIN_PIECE, which holds whole blocks). A larger request moves
+ * as several pieces at once, one SQE each. The sync engine has one buffer.
  */
 #define DISK_BOUNCE_SIZE (256u * 1024u)
-#define DISK_BOUNCE_MAX_BUFS 32u
+#define DISK_BOUNCE_MIN_PIECE (64u * 1024u)
+#define DISK_BOUNCE_MIN_BUFS 32u
+#define DISK_BOUNCE_MAX_BUFS 256u
+#define DISK_BOUNCE_POOL_BYTES (32u * 1024u * 1024u)
 #define DISK_BOUNCE_MIN_ALIGN 4096u
 
 /* Logical block size of an image file (the device above works in 512-byte sectors). */

@@ -13,7 +13,12 @@
  * then readv/writev continues from the next one.
  *
  * O_DIRECT (DISK_CACHE_DIRECT): each slot owns one registered bounce
- * buffer; a request moves in bounce-sized pieces with read/write_fixed.
+ * buffer and carries one piece of a request (read/write_fixed). A request
+ * larger than a buffer takes as many slots as are free and its pieces run
+ * at once; a uring_dreq counts the pieces in the kernel and keeps the first
+ * failure, and the request completes when the last piece did. Only the
+ * head of the pending list can be partly issued (req->done is then the
+ * bytes handed to pieces so far).
  */
 #include <errno.h>
 #include <liburing.h>
@@ -32,10 +37,21 @@
 /* One plain read/write of a partly done element moves at most this much. */
 #define URING_MAX_SINGLE (1u << 30)
 
+/* Direct mode: a request whose pieces are in the kernel. */
+struct uring_dreq {
+	struct disk_req *req;
+	uint32_t pieces; /* in slots now */
+	int32_t error;   /* first failed piece's -errno, 0 so far */
+};
+
 struct uring_slot {
 	struct disk_req *req;
-	uint32_t chunk; /* direct mode: bytes of this SQE in the bounce buffer */
-	bool invalid;   /* iov lengths sum to less than len: a NOP that fails it */
+	bool invalid; /* iov lengths sum to less than len: a NOP that fails it */
+	/* Direct mode: */
+	uint32_t chunk; /* bytes of this piece (in the bounce buffer) */
+	uint32_t moved; /* bytes of it done so far (short I/O) */
+	uint64_t pos;   /* where the piece starts in the request */
+	struct uring_dreq *dreq;
 };
 
 struct uring_disk {
@@ -55,6 +71,13 @@ struct uring_disk {
 	struct disk_req_list pending;  /* accepted, waiting for a slot and an SQE */
 	struct disk_req_list finished; /* done without the kernel, for reap() */
 	struct disk_bounce bounce;     /* direct mode: buffer i belongs to slot i */
+	/* Direct mode: request trackers (no more than slots) and pieces to resubmit. */
+	struct uring_dreq *dreqs;
+	struct uring_dreq **free_dreqs;
+	uint32_t nfree_dreqs;
+	struct uring_dreq *head_dreq; /* the pending head's, once it has pieces out */
+	uint32_t *retry_slots;        /* pieces that found no SQE */
+	uint32_t nretry;
 	char prefix[DISK_PREFIX_MAX];
 };
 
@@ -63,30 +86,31 @@ static struct uring_disk *to_uring(struct disk *d)
 	return container_of(d, struct uring_disk, disk);
 }
 
-static void uring_prep_direct(struct uring_disk *u, struct io_uring_sqe *sqe, uint32_t si,
-			      int fd, uint64_t pos)
+/* Fill sqe for what is left of piece si (direct mode). */
+static void uring_prep_piece(struct uring_disk *u, struct io_uring_sqe *sqe, uint32_t si)
 {
 	struct uring_slot *slot = &u->slots[si];
 	struct disk_req *req = slot->req;
-	void *buf = disk_bounce_buf(&u->bounce, si);
-	uint64_t left = req->len - req->done;
-	uint32_t chunk = left < u->bounce.buf_size ? (uint32_t)left : (uint32_t)u->bounce.buf_size;
+	int fd = u->fixed_file ? 0 : u->disk.fd;
+	uint8_t *buf = (uint8_t *)disk_bounce_buf(&u->bounce, si) + slot->moved;
+	uint32_t len = slot->chunk - slot->moved;
+	uint64_t pos = req->offset + slot->pos + slot->moved;
 
-	slot->chunk = chunk;
-	if (req->op == DISK_READ) {
-		if (u->fixed_bufs)
-			io_uring_prep_read_fixed(sqe, fd, buf, chunk, pos, (int)si);
-		else
-			io_uring_prep_read(sqe, fd, buf, chunk, pos);
-		return;
-	}
-	if (disk_iov_to_buf(req->iov, req->iovcnt, req->done, buf, chunk) != chunk) {
-		slot->invalid = true;
+	if (req->op == DISK_FLUSH)
+		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+	else if (slot->invalid)
 		io_uring_prep_nop(sqe);
-	} else if (u->fixed_bufs)
-		io_uring_prep_write_fixed(sqe, fd, buf, chunk, pos, (int)si);
+	else if (req->op == DISK_READ && u->fixed_bufs)
+		io_uring_prep_read_fixed(sqe, fd, buf, len, pos, (int)si);
+	else if (req->op == DISK_READ)
+		io_uring_prep_read(sqe, fd, buf, len, pos);
+	else if (u->fixed_bufs)
+		io_uring_prep_write_fixed(sqe, fd, buf, len, pos, (int)si);
 	else
-		io_uring_prep_write(sqe, fd, buf, chunk, pos);
+		io_uring_prep_write(sqe, fd, buf, len, pos);
+	if (u->fixed_file && sqe->opcode != IORING_OP_NOP)
+		sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data(sqe, slot);
 }
 
 static void uring_prep_buffered(struct uring_slot *slot, struct io_uring_sqe *sqe, int fd,
@@ -96,7 +120,13 @@ static void uring_prep_buffered(struct uring_slot *slot, struct io_uring_sqe *sq
 	uint32_t idx;
 	size_t off;
 
-	disk_iov_locate(req->iov, req->iovcnt, req->done, &idx, &off);
+	if (likely(!req->done && req->iov[0].iov_len)) {
+		/* First submission: no need to walk the iovecs. */
+		idx = 0;
+		off = 0;
+	} else {
+		disk_iov_locate(req->iov, req->iovcnt, req->done, &idx, &off);
+	}
 	if (idx >= req->iovcnt) {
 		slot->invalid = true;
 		io_uring_prep_nop(sqe);
@@ -137,12 +167,9 @@ static void uring_prep(struct uring_disk *u, struct io_uring_sqe *sqe, uint32_t 
 	int fd = u->fixed_file ? 0 : u->disk.fd;
 	uint64_t pos = req->offset + req->done;
 
-	u->slots[si].chunk = 0;
 	u->slots[si].invalid = false;
 	if (req->op == DISK_FLUSH)
 		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
-	else if (u->direct)
-		uring_prep_direct(u, sqe, si, fd, pos);
 	else
 		uring_prep_buffered(&u->slots[si], sqe, fd, pos);
 	if (u->fixed_file && sqe->opcode != IORING_OP_NOP)
@@ -156,9 +183,90 @@ static void uring_release_slot(struct uring_disk *u, uint32_t si)
 	u->free_slots[u->nfree++] = si;
 }
 
+/* Direct mode: the pending head is fully issued, or stopped by a failed piece. */
+static void uring_head_issued(struct uring_disk *u)
+{
+	disk_list_pop(&u->pending);
+	u->head_dreq = NULL;
+}
+
+static void uring_put_dreq(struct uring_disk *u, struct uring_dreq *dr)
+{
+	dr->req = NULL;
+	u->free_dreqs[u->nfree_dreqs++] = dr;
+}
+
+/*
+ * Direct mode: resubmit pieces that waited for an SQE, then give free slots
+ * pieces of pending requests, FIFO order. Every request in the kernel holds
+ * a slot, so a free slot means a free tracker.
+ */
+__attribute__((noinline)) static void uring_fill_direct(struct uring_disk *u)
+{
+	while (u->nretry) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+
+		if (!sqe)
+			return;
+		uring_prep_piece(u, sqe, u->retry_slots[--u->nretry]);
+	}
+	while (u->pending.head && u->nfree) {
+		struct disk_req *req = u->pending.head;
+		struct uring_dreq *dr = u->head_dreq;
+		struct io_uring_sqe *sqe;
+		struct uring_slot *slot;
+		uint64_t left;
+		uint32_t si;
+
+		if (dr && dr->error) {
+			/* A piece failed: issue no more; the last piece out completes it. */
+			uring_head_issued(u);
+			if (!dr->pieces) {
+				uring_put_dreq(u, dr);
+				disk_finish(&u->finished, req, dr->error);
+				disk_eventfd_signal(u->disk.event_fd);
+			}
+			continue;
+		}
+		if (!dr && !u->nfree_dreqs)
+			return; /* cannot happen (see above); wait for a completion */
+		sqe = io_uring_get_sqe(&u->ring);
+		if (!sqe)
+			return;
+		if (!dr) {
+			dr = u->free_dreqs[--u->nfree_dreqs];
+			*dr = (struct uring_dreq){ .req = req };
+			u->head_dreq = dr;
+		}
+		si = u->free_slots[--u->nfree];
+		slot = &u->slots[si];
+		left = req->len - req->done;
+		*slot = (struct uring_slot){
+			.req = req,
+			.dreq = dr,
+			.pos = req->done,
+			.chunk = left < u->bounce.buf_size ? (uint32_t)left
+							   : (uint32_t)u->bounce.buf_size,
+		};
+		if (req->op == DISK_WRITE &&
+		    disk_iov_to_buf(req->iov, req->iovcnt, slot->pos,
+				    disk_bounce_buf(&u->bounce, si), slot->chunk) != slot->chunk)
+			slot->invalid = true;
+		req->done += slot->chunk;
+		dr->pieces++;
+		if (req->done >= req->len)
+			uring_head_issued(u);
+		uring_prep_piece(u, sqe, si);
+	}
+}
+
 /* Move pending requests into free slots and SQEs; FIFO order. */
 static void uring_fill(struct uring_disk *u)
 {
+	if (u->direct) {
+		uring_fill_direct(u);
+		return;
+	}
 	while (u->pending.head && u->nfree) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
 		uint32_t si;
@@ -204,6 +312,74 @@ static int uring_flush(struct uring_disk *u)
 	return ret < 0 ? ret : 0;
 }
 
+/* Direct mode: queue the rest of piece si again (short I/O, EAGAIN). */
+static void uring_requeue_piece(struct uring_disk *u, uint32_t si)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+
+	if (sqe)
+		uring_prep_piece(u, sqe, si);
+	else
+		u->retry_slots[u->nretry++] = si;
+}
+
+/* Direct mode: how piece si ended: 0 when done, 1 when resubmitted, or -errno. */
+static int uring_piece_result(struct uring_disk *u, uint32_t si, int32_t res)
+{
+	struct uring_slot *slot = &u->slots[si];
+	struct disk_req *req = slot->req;
+
+	if (res == -EAGAIN || res == -EINTR)
+		goto again;
+	if (slot->invalid)
+		return -EINVAL;
+	if (res < 0)
+		return res;
+	if (req->op == DISK_FLUSH)
+		return 0;
+	/* The caller checked the range: 0 bytes means the file shrank. */
+	if (res == 0)
+		return -EIO;
+	if ((uint32_t)res > slot->chunk - slot->moved)
+		res = (int32_t)(slot->chunk - slot->moved);
+	slot->moved += (uint32_t)res;
+	if (slot->moved < slot->chunk) {
+		/* O_DIRECT cannot carry on from an offset that is not block-aligned. */
+		if (slot->moved & (u->disk.logical_block_size - 1))
+			return -EIO;
+		goto again;
+	}
+	if (req->op == DISK_READ)
+		disk_iov_from_buf(req->iov, req->iovcnt, slot->pos, disk_bounce_buf(&u->bounce, si),
+				  slot->chunk);
+	return 0;
+again:
+	uring_requeue_piece(u, si);
+	return 1;
+}
+
+/* Direct mode: one CQE for piece si; returns 1 when its request completed. */
+static unsigned uring_complete_piece(struct uring_disk *u, uint32_t si, int32_t res)
+{
+	struct uring_dreq *dr = u->slots[si].dreq;
+	struct disk_req *req = dr->req;
+	int ret = uring_piece_result(u, si, res);
+
+	if (ret > 0)
+		return 0;
+	if (ret < 0 && !dr->error)
+		dr->error = ret;
+	uring_release_slot(u, si);
+	/* The pending head may still have pieces to issue: uring_fill_direct ends it. */
+	if (--dr->pieces || dr == u->head_dreq)
+		return 0;
+	ret = dr->error;
+	uring_put_dreq(u, dr);
+	u->disk.inflight--;
+	req->complete(req, ret ? ret : (int64_t)req->len);
+	return 1;
+}
+
 /* One CQE for slot si; returns 1 when its request completed. */
 static unsigned uring_complete(struct uring_disk *u, uint32_t si, int32_t res)
 {
@@ -231,18 +407,6 @@ static unsigned uring_complete(struct uring_disk *u, uint32_t si, int32_t res)
 	if (res == 0) {
 		result = -EIO;
 		goto complete;
-	}
-	if (u->direct) {
-		if ((uint32_t)res > slot->chunk)
-			res = (int32_t)slot->chunk;
-		if (req->op == DISK_READ)
-			disk_iov_from_buf(req->iov, req->iovcnt, req->done,
-					  disk_bounce_buf(&u->bounce, si), (size_t)res);
-		/* O_DIRECT cannot carry on from an offset that is not block-aligned. */
-		if ((uint32_t)res < slot->chunk && (res & (u->disk.logical_block_size - 1))) {
-			result = -EIO;
-			goto complete;
-		}
 	}
 	if ((uint64_t)res > req->len - req->done)
 		res = (int32_t)(req->len - req->done);
@@ -281,8 +445,12 @@ static unsigned uring_process_cqes(struct uring_disk *u)
 			batch[i].res = cqes[i]->res;
 		}
 		io_uring_cq_advance(&u->ring, n);
-		for (unsigned i = 0; i < n; i++)
-			total += uring_complete(u, batch[i].slot, batch[i].res);
+		for (unsigned i = 0; i < n; i++) {
+			if (u->direct)
+				total += uring_complete_piece(u, batch[i].slot, batch[i].res);
+			else
+				total += uring_complete(u, batch[i].slot, batch[i].res);
+		}
 	}
 	return total;
 }
@@ -344,7 +512,7 @@ static int uring_drain(struct disk *d)
 		if (!d->inflight)
 			break;
 		uring_fill(u);
-		if (!u->finished.head && u->nfree == u->nslots) {
+		if (!u->finished.head && u->nfree == u->nslots && !u->nretry) {
 			/* In flight, yet neither finished nor in the kernel: a bug. */
 			log_err(u->prefix, "io_uring: %u requests unaccounted for", d->inflight);
 			return -EIO;
@@ -381,6 +549,9 @@ static void uring_destroy(struct uring_disk *u)
 	disk_bounce_free(&u->bounce);
 	free(u->slots);
 	free(u->free_slots);
+	free(u->dreqs);
+	free(u->free_dreqs);
+	free(u->retry_slots);
 	free(u);
 }
 
@@ -454,18 +625,45 @@ static bool uring_has_opcodes(struct io_uring *ring)
 	return ok;
 }
 
+/*
+ * Direct mode: one bounce piece per request the queue holds, within the
+ * pool budget; smaller pieces rather than fewer (a rounded-down power of two).
+ */
+static size_t uring_piece_size(uint32_t npieces)
+{
+	size_t size = DISK_BOUNCE_SIZE;
+
+	while (size > DISK_BOUNCE_MIN_PIECE && (uint64_t)size * npieces > DISK_BOUNCE_POOL_BYTES)
+		size >>= 1;
+	return size;
+}
+
 static int uring_setup_direct(struct uring_disk *u, const struct disk_setup *s)
 {
-	struct iovec iov[DISK_BOUNCE_MAX_BUFS];
+	struct iovec *iov;
 	int ret;
 
-	ret = disk_bounce_alloc(&u->bounce, u->nslots, DISK_BOUNCE_SIZE, s->mem_align);
+	u->dreqs = calloc(u->nslots, sizeof(*u->dreqs));
+	u->free_dreqs = calloc(u->nslots, sizeof(*u->free_dreqs));
+	u->retry_slots = calloc(u->nslots, sizeof(*u->retry_slots));
+	if (!u->dreqs || !u->free_dreqs || !u->retry_slots)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < u->nslots; i++)
+		u->free_dreqs[i] = &u->dreqs[i];
+	u->nfree_dreqs = u->nslots;
+
+	ret = disk_bounce_alloc(&u->bounce, u->nslots, uring_piece_size(u->nslots),
+				s->mem_align);
 	if (ret)
 		return ret;
+	iov = calloc(u->nslots, sizeof(*iov));
+	if (!iov)
+		return -ENOMEM;
 	for (uint32_t i = 0; i < u->nslots; i++)
 		iov[i] = (struct iovec){ .iov_base = disk_bounce_buf(&u->bounce, i),
 					 .iov_len = u->bounce.buf_size };
 	ret = io_uring_register_buffers(&u->ring, iov, u->nslots);
+	free(iov);
 	if (ret == 0)
 		u->fixed_bufs = true;
 	else
@@ -502,8 +700,16 @@ int disk_uring_open(const struct disk_setup *s, struct disk **out, const char **
 	}
 
 	u->nslots = u->ring.sq.ring_entries;
-	if (u->direct && u->nslots > DISK_BOUNCE_MAX_BUFS)
-		u->nslots = DISK_BOUNCE_MAX_BUFS;
+	if (u->direct) {
+		/* At least one piece per request the queue holds; never more than SQEs. */
+		uint32_t want = s->queue_depth < DISK_BOUNCE_MIN_BUFS ? DISK_BOUNCE_MIN_BUFS
+								      : s->queue_depth;
+
+		if (want > DISK_BOUNCE_MAX_BUFS)
+			want = DISK_BOUNCE_MAX_BUFS;
+		if (u->nslots > want)
+			u->nslots = want;
+	}
 	*why = "allocation";
 	u->slots = calloc(u->nslots, sizeof(*u->slots));
 	u->free_slots = calloc(u->nslots, sizeof(*u->free_slots));
@@ -543,8 +749,9 @@ int disk_uring_open(const struct disk_setup *s, struct disk **out, const char **
 
 	u->disk.fd = s->fd;
 	*out = &u->disk;
-	log_debug(u->prefix, "io_uring engine: %u entries, %u slots, setup flags 0x%x%s%s",
-		  u->ring.sq.ring_entries, u->nslots, u->setup_flags,
+	log_debug(u->prefix,
+		  "io_uring engine: %u entries, %u slots (%zu KiB pieces), setup flags 0x%x%s%s",
+		  u->ring.sq.ring_entries, u->nslots, u->bounce.buf_size / 1024, u->setup_flags,
 		  u->fixed_file ? ", fixed file" : "",
 		  u->direct ? (u->fixed_bufs ? ", O_DIRECT via registered bounce buffers"
 					     : ", O_DIRECT via bounce buffers")
