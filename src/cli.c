@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The command line: options, the --disk KEY=VALUE grammar, strict number
- * parsing and the checks that need every disk (overlapping windows, shared
- * IRQs, vdev names). The help text below is the one place the options are
+ * The command line: options, the --disk KEY=VALUE grammar (numbers through
+ * parse_num.h) and the checks that need every disk (overlapping windows,
+ * shared IRQs, vdev names). The help text below is the one place the options are
  * described; the man page says the same.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -18,6 +17,7 @@
 
 #include "cli.h"
 #include "compiler.h"
+#include "parse_num.h"
 
 #define PROGRAM "xen-virtio-blkd"
 
@@ -80,30 +80,6 @@ static int fail(char *msg, size_t msg_len, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/*
- * Strict unsigned number: decimal or 0x hex, nothing before or after.
- * A leading 0 followed by digits (octal to strtoull) is refused: "irq=033"
- * meaning 27 would surprise everyone.
- */
-static int parse_u64(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	if (s[0] == '0' && isdigit((unsigned char)s[1]))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno == ERANGE)
-		return -ERANGE;
-	if (end == s || *end != '\0')
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static int number_error(int rc, const char *what, const char *value, char *msg, size_t len)
 {
 	if (rc == -ERANGE)
@@ -114,7 +90,7 @@ static int number_error(int rc, const char *what, const char *value, char *msg, 
 static int parse_domid(const char *value, struct cli_options *opts, char *msg, size_t len)
 {
 	uint64_t v;
-	int rc = parse_u64(value, &v);
+	int rc = parse_u64(value, NUM_DEC_OR_HEX, &v);
 
 	if (rc < 0)
 		return number_error(rc, "--domid ", value, msg, len);
@@ -130,18 +106,6 @@ static int parse_domid(const char *value, struct cli_options *opts, char *msg, s
 static bool irq_valid(uint64_t irq)
 {
 	return irq < 16 || (irq >= 32 && irq <= 1019);
-}
-
-static bool vdev_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > DISK_VDEV_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
-			return false;
-	return true;
 }
 
 /* "xvda" .. "xvdz", "xvdaa" ..., as Linux names disks by index. */
@@ -195,7 +159,7 @@ static int parse_disk_item(struct disk_config *d, enum disk_key k, const char *k
 		d->path = value;
 		return 0;
 	case KEY_BASE:
-		rc = parse_u64(value, &v);
+		rc = parse_u64(value, NUM_DEC_OR_HEX, &v);
 		if (rc < 0)
 			return number_error(rc, "--disk base=", value, msg, len);
 		if (v == 0)
@@ -210,7 +174,7 @@ static int parse_disk_item(struct disk_config *d, enum disk_key k, const char *k
 		d->base = v;
 		return 0;
 	case KEY_IRQ:
-		rc = parse_u64(value, &v);
+		rc = parse_u64(value, NUM_DEC_OR_HEX, &v);
 		if (rc < 0)
 			return number_error(rc, "--disk irq=", value, msg, len);
 		if (!irq_valid(v))
@@ -227,7 +191,7 @@ static int parse_disk_item(struct disk_config *d, enum disk_key k, const char *k
 		snprintf(d->serial, sizeof(d->serial), "%s", value);
 		return 0;
 	case KEY_VDEV:
-		if (!vdev_valid(value))
+		if (!disk_vdev_name_valid(value))
 			return fail(msg, len,
 				    "--disk vdev=%s: must be 1-%u letters, digits, '_' or '-'",
 				    value, DISK_VDEV_NAME_MAX);
@@ -252,7 +216,7 @@ static int parse_disk_item(struct disk_config *d, enum disk_key k, const char *k
 		return 0;
 	case KEY_QUEUES:
 	case KEY_THREADS:
-		rc = parse_u64(value, &v);
+		rc = parse_u64(value, NUM_DEC_OR_HEX, &v);
 		if (rc < 0)
 			return number_error(rc, k == KEY_QUEUES ? "--disk queues=" :
 								  "--disk threads=",

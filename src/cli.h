@@ -7,16 +7,31 @@
 #ifndef XVB_CLI_H
 #define XVB_CLI_H
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "disk/disk.h"
 #include "guest_limits.h"
 
 /* Longest vdev name ("xvda"): it is a log prefix, so keep it short. */
 #define DISK_VDEV_NAME_MAX 15u
+
+/* A vdev name: 1-DISK_VDEV_NAME_MAX of [A-Za-z0-9_-], wherever it comes from. */
+static inline bool disk_vdev_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > DISK_VDEV_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+			return false;
+	return true;
+}
 
 /* One disk to serve, as --disk (and later xenstore or a config file) gives it. */
 struct disk_config {

@@ -19,6 +19,7 @@
 #include "compiler.h"
 #include "config.h"
 #include "guest_limits.h"
+#include "parse_num.h"
 
 static int fail(char *msg, size_t len, const char *fmt, ...) PRINTF_LIKE(3, 4);
 static int fail(char *msg, size_t len, const char *fmt, ...)
@@ -47,24 +48,6 @@ static int ini_error_cb(const char *fmt, ...)
 	for (char *p = ini_error; *p; p++)
 		if (*p == '\n')
 			*p = ' ';
-	return 0;
-}
-
-/* Strict number as on the command line: no sign, space, octal or trailing text. */
-static int parse_u64(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!isdigit((unsigned char)s[0]) || (s[0] == '0' && isdigit((unsigned char)s[1])))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno == ERANGE)
-		return -ERANGE;
-	if (end == s || *end != '\0')
-		return -EINVAL;
-	*out = v;
 	return 0;
 }
 
@@ -121,7 +104,7 @@ static int bad_value(const struct where *w, const char *key, const char *fmt, ..
 
 static int number(const struct where *w, const char *key, const char *v, uint64_t *out)
 {
-	int rc = parse_u64(v, out);
+	int rc = parse_u64(v, NUM_DEC_OR_HEX, out);
 
 	if (rc == -ERANGE)
 		return BAD(w, key, "%s is out of range", v);
@@ -267,7 +250,7 @@ static int parse_disk_key(const struct where *w, unsigned k, const char *key, co
 		d->disk.mmio_version = (uint32_t)(v[0] - '0');
 		return 0;
 	case K_VDEV:
-		if (!name_valid(v, DISK_VDEV_NAME_MAX) || strchr(v, '.'))
+		if (!disk_vdev_name_valid(v))
 			return BAD(w, key, "%s must be 1-%u letters, digits, '_' or '-'", v,
 				   DISK_VDEV_NAME_MAX);
 		snprintf(d->disk.vdev, sizeof(d->disk.vdev), "%s", v);
@@ -392,7 +375,7 @@ static int parse_disk_section(const dictionary *ini, struct where *w, const char
 		return BAD(w, "threads", "%u is more than queues (%u)", d->disk.threads,
 			   d->disk.queues ? d->disk.queues : 1);
 	if (!(seen & (1u << K_VDEV))) {
-		if (!name_valid(name, DISK_VDEV_NAME_MAX) || strchr(name, '.'))
+		if (!disk_vdev_name_valid(name))
 			return BAD(w, "vdev", "missing, and the section name %s is not a vdev name",
 				   name);
 		snprintf(d->disk.vdev, sizeof(d->disk.vdev), "%s", name);

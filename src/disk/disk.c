@@ -76,6 +76,26 @@ void disk_finish(struct disk_req_list *l, struct disk_req *req, int64_t result)
 	disk_list_push(l, req);
 }
 
+int disk_submit_begin(struct disk *d, bool direct, struct disk_req_list *finished,
+		      struct disk_req *req)
+{
+	int64_t result;
+
+	if (req->op != DISK_READ && req->op != DISK_WRITE && req->op != DISK_FLUSH)
+		return -EINVAL;
+	if (!req->complete)
+		return -EINVAL;
+	req->done = 0;
+	req->next = NULL;
+	d->inflight++;
+	if (disk_req_precheck(d, direct, req, &result)) {
+		disk_finish(finished, req, result);
+		disk_eventfd_signal(d->event_fd);
+		return 1;
+	}
+	return 0;
+}
+
 unsigned disk_run_finished(struct disk *d, struct disk_req_list *l)
 {
 	struct disk_req *req = l->head;
@@ -125,42 +145,39 @@ void disk_iov_locate(const struct iovec *iov, uint32_t iovcnt, uint64_t pos, uin
 	*off = i < iovcnt ? (size_t)pos : 0;
 }
 
-size_t disk_iov_to_buf(const struct iovec *iov, uint32_t iovcnt, uint64_t pos, void *buf,
-		       size_t len)
+/* Copy len bytes between the iovec array (from pos) and into_buf or from_buf (one is NULL). */
+static size_t iov_copy(const struct iovec *iov, uint32_t iovcnt, uint64_t pos, uint8_t *into_buf,
+		       const uint8_t *from_buf, size_t len)
 {
-	uint8_t *dst = buf;
 	size_t copied = 0, off;
 	uint32_t i;
 
 	disk_iov_locate(iov, iovcnt, pos, &i, &off);
 	for (; i < iovcnt && copied < len; i++, off = 0) {
+		uint8_t *elem = (uint8_t *)iov[i].iov_base + off;
 		size_t n = iov[i].iov_len - off;
 
 		if (n > len - copied)
 			n = len - copied;
-		memcpy(dst + copied, (const uint8_t *)iov[i].iov_base + off, n);
+		if (into_buf)
+			memcpy(into_buf + copied, elem, n);
+		else
+			memcpy(elem, from_buf + copied, n);
 		copied += n;
 	}
 	return copied;
 }
 
+size_t disk_iov_to_buf(const struct iovec *iov, uint32_t iovcnt, uint64_t pos, void *buf,
+		       size_t len)
+{
+	return iov_copy(iov, iovcnt, pos, buf, NULL, len);
+}
+
 size_t disk_iov_from_buf(const struct iovec *iov, uint32_t iovcnt, uint64_t pos,
 			 const void *buf, size_t len)
 {
-	const uint8_t *src = buf;
-	size_t copied = 0, off;
-	uint32_t i;
-
-	disk_iov_locate(iov, iovcnt, pos, &i, &off);
-	for (; i < iovcnt && copied < len; i++, off = 0) {
-		size_t n = iov[i].iov_len - off;
-
-		if (n > len - copied)
-			n = len - copied;
-		memcpy((uint8_t *)iov[i].iov_base + off, src + copied, n);
-		copied += n;
-	}
-	return copied;
+	return iov_copy(iov, iovcnt, pos, NULL, buf, len);
 }
 
 int disk_bounce_alloc(struct disk_bounce *b, uint32_t count, size_t buf_size, size_t align)

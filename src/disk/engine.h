@@ -116,6 +116,15 @@ bool disk_req_precheck(const struct disk *d, bool direct, const struct disk_req 
 void disk_finish(struct disk_req_list *l, struct disk_req *req, int64_t result);
 unsigned disk_run_finished(struct disk *d, struct disk_req_list *l);
 
+/*
+ * What every engine's submit() starts with: refuse a request no engine
+ * takes (-EINVAL), count req in flight, and finish at once (on finished,
+ * with an eventfd wake-up) what disk_req_precheck() says needs no I/O,
+ * returning 1. 0: the engine must do the I/O.
+ */
+int disk_submit_begin(struct disk *d, bool direct, struct disk_req_list *finished,
+		      struct disk_req *req);
+
 /* Wake the event loop / consume the wake-ups (the fd is non-blocking). */
 void disk_eventfd_signal(int efd);
 void disk_eventfd_drain(int efd);

@@ -110,20 +110,10 @@ static int64_t sync_perform(struct sync_disk *s, struct disk_req *req)
 static int sync_submit(struct disk *d, struct disk_req *req)
 {
 	struct sync_disk *s = to_sync(d);
-	int64_t result;
+	int ret = disk_submit_begin(d, s->direct, &s->finished, req);
 
-	if (req->op != DISK_READ && req->op != DISK_WRITE && req->op != DISK_FLUSH)
-		return -EINVAL;
-	if (!req->complete)
-		return -EINVAL;
-	req->done = 0;
-	req->next = NULL;
-	d->inflight++;
-	if (disk_req_precheck(d, s->direct, req, &result)) {
-		disk_finish(&s->finished, req, result);
-		disk_eventfd_signal(d->event_fd);
-		return 0;
-	}
+	if (ret)
+		return ret < 0 ? ret : 0;
 	disk_list_push(&s->queued, req);
 	return 0;
 }

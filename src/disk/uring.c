@@ -458,20 +458,10 @@ static unsigned uring_process_cqes(struct uring_disk *u)
 static int uring_submit(struct disk *d, struct disk_req *req)
 {
 	struct uring_disk *u = to_uring(d);
-	int64_t result;
+	int ret = disk_submit_begin(d, u->direct, &u->finished, req);
 
-	if (req->op != DISK_READ && req->op != DISK_WRITE && req->op != DISK_FLUSH)
-		return -EINVAL;
-	if (!req->complete)
-		return -EINVAL;
-	req->done = 0;
-	req->next = NULL;
-	d->inflight++;
-	if (disk_req_precheck(d, u->direct, req, &result)) {
-		disk_finish(&u->finished, req, result);
-		disk_eventfd_signal(d->event_fd);
-		return 0;
-	}
+	if (ret)
+		return ret < 0 ? ret : 0;
 	disk_list_push(&u->pending, req);
 	uring_fill(u);
 	return 0;

@@ -15,6 +15,7 @@
 
 #include <xen/xen.h>
 
+#include "../parse_num.h"
 #include "compiler.h"
 #include "guest_limits.h"
 #include "store_parse.h"
@@ -51,42 +52,6 @@ static const char *quote(const char *s, char buf[QUOTE_MAX + 4])
 	return buf;
 }
 
-enum num_form { NUM_DECIMAL, NUM_HEX_OR_ZERO };
-
-/*
- * Decimal digits only (no sign, space or leading zero), or for
- * NUM_HEX_OR_ZERO "0x" and hex digits, or "0" (%#x prints zero as "0").
- */
-static int parse_num(const char *s, enum num_form form, uint64_t *out)
-{
-	unsigned long long v;
-	const char *digits = s;
-	char *end;
-	int base = 10;
-
-	if (form == NUM_HEX_OR_ZERO && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		digits = s + 2;
-		base = 16;
-		if (!isxdigit((unsigned char)digits[0]))
-			return -EINVAL;
-	} else {
-		if (!isdigit((unsigned char)s[0]))
-			return -EINVAL;
-		if (s[0] == '0' && s[1] != '\0')
-			return -EINVAL;
-		if (form == NUM_HEX_OR_ZERO && strcmp(s, "0") != 0)
-			return -EINVAL;
-	}
-	errno = 0;
-	v = strtoull(digits, &end, base);
-	if (errno == ERANGE)
-		return -ERANGE;
-	if (end == digits || *end != '\0')
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static int num_refused(int rc, const char *node, const char *value, char *why, size_t len)
 {
 	char q[QUOTE_MAX + 4];
@@ -102,7 +67,7 @@ int store_parse_ids(const char *fe, const char *devid, const struct store_policy
 	uint64_t v;
 	int rc;
 
-	rc = parse_num(fe, NUM_DECIMAL, &v);
+	rc = parse_u64(fe, NUM_DECIMAL, &v);
 	if (rc < 0)
 		return refuse(why, why_len, "frontend domain directory %s is not a domid",
 			      quote(fe, q));
@@ -113,7 +78,7 @@ int store_parse_ids(const char *fe, const char *devid, const struct store_policy
 		return refuse(why, why_len, "frontend domain %s is the backend itself",
 			      quote(fe, q));
 	*domid = (uint16_t)v;
-	rc = parse_num(devid, NUM_DECIMAL, &v);
+	rc = parse_u64(devid, NUM_DECIMAL, &v);
 	if (rc < 0 || v > UINT32_MAX)
 		return refuse(why, why_len, "device directory %s is not a devid", quote(devid, q));
 	*devid_out = (uint32_t)v;
@@ -160,10 +125,10 @@ static int parse_window(enum store_kind kind, const struct store_nodes *n,
 		return refuse(why, len, "base: missing");
 	if (!n->irq)
 		return refuse(why, len, "irq: missing");
-	rc = parse_num(n->base, form, &base);
+	rc = parse_u64(n->base, form, &base);
 	if (rc < 0)
 		return num_refused(rc, "base", n->base, why, len);
-	rc = parse_num(n->irq, NUM_DECIMAL, &irq);
+	rc = parse_u64(n->irq, NUM_DECIMAL, &irq);
 	if (rc < 0)
 		return num_refused(rc, "irq", n->irq, why, len);
 
@@ -195,18 +160,6 @@ static int parse_window(enum store_kind kind, const struct store_nodes *n,
 	d->base = base;
 	d->irq = (uint32_t)irq;
 	return 0;
-}
-
-static bool vdev_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > DISK_VDEV_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
-			return false;
-	return true;
 }
 
 static int check_image(const char *path, char *why, size_t len)
@@ -275,7 +228,7 @@ int store_parse_device(enum store_kind kind, const char *fe, const char *devid,
 		return rc;
 
 	if (n->dev) {
-		if (!vdev_valid(n->dev))
+		if (!disk_vdev_name_valid(n->dev))
 			return refuse(why, why_len, "dev: %s is not a device name (1-%u of [A-Za-z0-9_-])",
 				      quote(n->dev, q), DISK_VDEV_NAME_MAX);
 		snprintf(d.vdev, sizeof(d.vdev), "%s", n->dev);

@@ -123,6 +123,12 @@ TEST(libxl_418_virtio_accepted_hex_base)
 	CHECK_EQ(store_parse_device(STORE_VIRTIO, "7", "1", &n, &arm, &d, why, sizeof(why)),
 		 -EINVAL);
 	CHECK_WHY("base: 33554432");
+	/* A doubled prefix is not hex libxl wrote (strtoull would take it as 0x5). */
+	n = virtio_nodes();
+	n.base = "0x0x5";
+	CHECK_EQ(store_parse_device(STORE_VIRTIO, "7", "1", &n, &arm, &d, why, sizeof(why)),
+		 -EINVAL);
+	CHECK_WHY("base: 0x0x5");
 	n = virtio_nodes();
 	n.type = "virtio,device1";
 	CHECK_EQ(store_parse_device(STORE_VIRTIO, "7", "1", &n, &arm, &d, why, sizeof(why)),
