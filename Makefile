@@ -46,6 +46,8 @@ $(OBJ)/%.o: %.c config.mk
 -include tests/unit/*.mk
 -include tests/xensim/*.mk
 -include tests/xen-arm64/*.mk
+-include tests/faults/*.mk
+-include tests/fuzz/*.mk
 -include bench/*.mk
 
 define unit_test_rule

@@ -948,7 +948,7 @@ TEST(destroy_with_requests_in_flight)
 }
 
 /*
- * Regression (tests/faults sigterm_with_a_thousand_requests_in_flight_on_four_disks):
+ * Regression (t_faults_lifecycle: sigterm_with_hundreds_of_requests_in_flight_on_four_disks):
  * teardown on SIGTERM, disk removal or guest death drained the disk like a
  * driver reset and left every request in flight unanswered. Destroying the
  * device is not a reset: each one completes (a writethrough write with its
