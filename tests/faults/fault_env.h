@@ -69,13 +69,13 @@ void fault_tmpfs(const char *size, char *dir, size_t len);
 void fault_umount(const char *dir);
 
 /*
- * What a process holds: open fds, mapping lines, resident memory. Guest RAM
- * fds (secretmem or memfd) are counted apart: xensim's stand-in
- * libxenforeignmemory keeps one per guest it ever mapped, for the life of
- * the handle (real Xen maps through /dev/xen/privcmd and holds none).
+ * What a process holds: open fds (all of them: xensim's stand-in
+ * libxenforeignmemory, like privcmd, holds no fd of a guest's RAM beyond
+ * the map call, so one left behind is the daemon's), mapping lines,
+ * resident memory.
  */
 struct proc_figures {
-	unsigned fds, maps, stub_fds;
+	unsigned fds, maps;
 	unsigned long rss_kb;
 };
 void fault_proc_figures(pid_t pid, struct proc_figures *f);

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Stand-in libxenforeignmemory.so.1. Foreign mappings are real shared
- * memory: the handle gets each guest's RAM memfd from the simulator once,
- * reserves PROT_NONE address space for a request and maps every run of
- * consecutive gfns over it with MAP_SHARED|MAP_FIXED. gfns outside RAM get
+ * memory: each map call gets the guest's RAM memfd from the simulator,
+ * reserves PROT_NONE address space for the request, maps every run of
+ * consecutive gfns over it with MAP_SHARED|MAP_FIXED and closes the memfd:
+ * like a real foreign mapping, only the mappings keep the guest's memory
+ * referenced, so a daemon that has unmapped a dead guest holds nothing of
+ * it (the create/destroy soak counts fds). gfns outside RAM get
  * err[i] = -EFAULT and stay inaccessible. Maps, unmaps and the ioreq page
  * resource are reported to the simulator for its leak checks.
  */
@@ -18,8 +21,6 @@
 #include "stub_common.h"
 
 struct fm_ram {
-	uint32_t domid;
-	uint64_t gen;
 	int fd;
 	uint64_t base_pfn, pages;
 };
@@ -27,10 +28,7 @@ struct fm_ram {
 struct xenforeignmemory_handle {
 	struct stub_conn conn;
 	Xentoolcore__Active_Handle tc_ah;
-	pthread_mutex_t lock; /* rams */
-	int restrict_domid;   /* -1: unrestricted */
-	struct fm_ram *rams;
-	unsigned nr_rams;
+	int restrict_domid; /* -1: unrestricted */
 };
 
 struct xenforeignmemory_resource_handle {
@@ -65,7 +63,6 @@ xenforeignmemory_handle *xenforeignmemory_open(struct xentoollog_logger *logger,
 		errno = -rc;
 		return NULL;
 	}
-	pthread_mutex_init(&h->lock, NULL);
 	h->restrict_domid = FM_RESTRICT_NONE;
 	h->tc_ah.restrict_callback = fm_restrict_cb;
 	xentoolcore__register_active_handle(&h->tc_ah);
@@ -78,58 +75,30 @@ int xenforeignmemory_close(xenforeignmemory_handle *fmem)
 		return 0;
 	xentoolcore__deregister_active_handle(&fmem->tc_ah);
 	stub_conn_close(&fmem->conn);
-	for (unsigned i = 0; i < fmem->nr_rams; i++)
-		close(fmem->rams[i].fd);
-	free(fmem->rams);
-	pthread_mutex_destroy(&fmem->lock);
 	free(fmem);
 	return 0;
 }
 
-/* The guest's RAM: asks the simulator every time (the domain may have been
- * recreated), receives the memfd only when it is not cached. */
+/* The guest's RAM as it is now (the domain may have been recreated): its
+ * memfd, which the caller closes once mapped, and its place. */
 static int fm_guest_ram(xenforeignmemory_handle *h, uint32_t domid, struct fm_ram *out)
 {
 	struct sim_msg m = { .op = SIM_OP_FM_GUEST_RAM, .domid = domid };
 	struct sim_reply r;
-	struct fm_ram *ram = NULL;
 	int fd = -1, rc;
 
-	pthread_mutex_lock(&h->lock);
-	for (unsigned i = 0; i < h->nr_rams; i++) {
-		if (h->rams[i].domid == domid)
-			ram = &h->rams[i];
-	}
-	m.arg[0] = ram ? ram->gen : 0;
+	m.arg[0] = 0; /* no generation cached: the simulator always sends the memfd */
 	rc = stub_call(&h->conn, &m, &r, &fd);
 	if (rc)
-		goto out;
-	if (fd >= 0) {
-		if (!ram) {
-			struct fm_ram *t = realloc(h->rams, (h->nr_rams + 1) * sizeof(*t));
-
-			if (!t) {
-				close(fd);
-				rc = -ENOMEM;
-				goto out;
-			}
-			h->rams = t;
-			ram = &h->rams[h->nr_rams++];
-		} else {
-			close(ram->fd);
-		}
-		*ram = (struct fm_ram){ .domid = domid, .fd = fd };
-	} else if (!ram) {
-		rc = -EPROTO;
-		goto out;
-	}
-	ram->gen = r.val[0];
-	ram->base_pfn = r.val[1] >> SIM_PAGE_SHIFT;
-	ram->pages = r.val[2] >> SIM_PAGE_SHIFT;
-	*out = *ram;
-out:
-	pthread_mutex_unlock(&h->lock);
-	return rc;
+		return rc;
+	if (fd < 0)
+		return -EPROTO;
+	*out = (struct fm_ram){
+		.fd = fd,
+		.base_pfn = r.val[1] >> SIM_PAGE_SHIFT,
+		.pages = r.val[2] >> SIM_PAGE_SHIFT,
+	};
+	return 0;
 }
 
 static bool gfn_in_ram(const struct fm_ram *ram, xen_pfn_t gfn)
@@ -190,6 +159,7 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom, void *a
 				err[i] = -e;
 		}
 	}
+	close(ram.fd);
 	if (!err && first_err) {
 		/* libxenforeignmemory: with no err[] any failure fails the call. */
 		munmap(base, len);
