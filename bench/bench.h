@@ -26,6 +26,7 @@ struct bench_case {
 /* CPU seconds spent, and where. */
 struct bench_cpu {
 	double daemon; /* the daemon process (utime + stime, all its threads) */
+	double daemon_iowq; /* of which io_uring's worker threads (iou-wrk-*) */
 	double guest;  /* the scripted guest: vCPU and interrupt threads */
 	double sim;    /* the simulated hypervisor's server thread */
 };

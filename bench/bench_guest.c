@@ -186,6 +186,44 @@ static double daemon_cpu(const struct env *e)
 	return proc_cpu(path);
 }
 
+/*
+ * The part of daemon_cpu() that io_uring's worker threads spent: the
+ * process's total less its own threads (iou-wrk-* threads come and go,
+ * and an exited thread's time stays in the process's total).
+ */
+static double daemon_iowq_cpu(const struct env *e, double total)
+{
+	char path[64], sub[PATH_MAX], comm[64];
+	double own = 0;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)e->pid);
+	d = opendir(path);
+	if (!d)
+		return 0.0;
+	while ((de = readdir(d))) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s/comm", path, de->d_name);
+		f = fopen(sub, "r");
+		if (!f)
+			continue;
+		comm[0] = 0;
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		fclose(f);
+		if (strncmp(comm, "iou-", 4) == 0)
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s/stat", path, de->d_name);
+		own += proc_cpu(sub);
+	}
+	closedir(d);
+	return total > own ? total - own : 0.0;
+}
+
 static void env_down(struct env *e)
 {
 	int st;
@@ -402,10 +440,11 @@ static int run_ours(struct env *e, struct bench_result *r, unsigned ms, uint64_t
 	struct lane lanes[MAX_LANES];
 	uint64_t per = IMAGE_SIZE / GBLK_SECTOR / nl, t0, t_end = 0;
 	uint64_t irq0 = atomic_load(&e->blk.irqs);
-	double d0, s0, g0;
+	double d0, w0, s0, g0;
 	int rc = 0;
 
 	d0 = daemon_cpu(e);
+	w0 = daemon_iowq_cpu(e, d0);
 	s0 = sim_cpu(e);
 	g0 = self_cpu();
 	t0 = now_ns();
@@ -431,6 +470,7 @@ static int run_ours(struct env *e, struct bench_result *r, unsigned ms, uint64_t
 	}
 	r->secs = (double)((t_end ? t_end : now_ns()) - t0) / 1e9;
 	r->cpu.daemon = daemon_cpu(e) - d0;
+	r->cpu.daemon_iowq = daemon_iowq_cpu(e, r->cpu.daemon + d0) - w0;
 	r->cpu.sim = sim_cpu(e) - s0;
 	r->cpu.guest = self_cpu() - g0 - r->cpu.sim;
 	r->iops = (double)r->reqs / r->secs;
@@ -494,6 +534,7 @@ static int run_case(struct env *e, struct bench_result *r, const char *image, un
 		r->errors += s.errors;
 		r->secs += s.secs;
 		r->cpu.daemon += s.cpu.daemon;
+		r->cpu.daemon_iowq += s.cpu.daemon_iowq;
 		r->cpu.guest += s.cpu.guest;
 		r->cpu.sim += s.cpu.sim;
 		r->irqs += s.irqs;

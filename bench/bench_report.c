@@ -53,11 +53,11 @@ void bench_report_line(const struct bench_result *r)
 		snprintf(ours, sizeof(ours), "%.0fIOPS", r->iops);
 		snprintf(ref, sizeof(ref), r->ref_ok ? "%.0fIOPS" : "n/a", r->ref_iops);
 	}
-	printf("bench: %-30s ours=%-12s ref=%-12s ratio=%.2f  cpu/req: daemon=%.2fus guest=%.2fus "
-	       "xensim=%.2fus fio=%.2fus  notify rt p50/p90/p99=%.1f/%.1f/%.1fus "
+	printf("bench: %-30s ours=%-12s ref=%-12s ratio=%.2f  cpu/req: daemon=%.2fus (io-wq %.2f) "
+	       "guest=%.2fus xensim=%.2fus fio=%.2fus  notify rt p50/p90/p99=%.1f/%.1f/%.1fus "
 	       "(%" PRIu64 " kicks, %" PRIu64 " irqs, %u queue%s)%s\n",
 	       r->name, ours, ref, r->ratio, per_req_us(r->cpu.daemon, r->reqs),
-	       per_req_us(r->cpu.guest, r->reqs), per_req_us(r->cpu.sim, r->reqs),
+	       per_req_us(r->cpu.daemon_iowq, r->reqs), per_req_us(r->cpu.guest, r->reqs), per_req_us(r->cpu.sim, r->reqs),
 	       per_req_us(r->ref_cpu_secs, r->ref_reqs), r->notify_p50_us, r->notify_p90_us,
 	       r->notify_p99_us, r->notifies, r->irqs, r->queues_got,
 	       r->queues_got == 1 ? "" : "s", r->errors ? "  ERRORS" : "");
@@ -89,13 +89,13 @@ int bench_write_json(const char *path, const struct bench_result *res, unsigned 
 		fprintf(f,
 			"     \"ours\": {\"iops\": %.1f, \"mib_s\": %.2f, \"requests\": %" PRIu64
 			", \"errors\": %" PRIu64 ", \"secs\": %.3f,\n"
-			"              \"cpu_us_per_req\": {\"daemon\": %.3f, \"guest\": %.3f, "
-			"\"xensim\": %.3f},\n"
+			"              \"cpu_us_per_req\": {\"daemon\": %.3f, \"daemon_io_wq\": %.3f, "
+			"\"guest\": %.3f, \"xensim\": %.3f},\n"
 			"              \"kicks\": %" PRIu64 ", \"irqs\": %" PRIu64
 			", \"notify_rt_us\": {\"p50\": %.2f, \"p90\": %.2f, \"p99\": %.2f}},\n",
 			r->iops, r->mibs, r->reqs, r->errors, r->secs,
-			per_req_us(r->cpu.daemon, r->reqs), per_req_us(r->cpu.guest, r->reqs),
-			per_req_us(r->cpu.sim, r->reqs), r->notifies, r->irqs, r->notify_p50_us,
+			per_req_us(r->cpu.daemon, r->reqs), per_req_us(r->cpu.daemon_iowq, r->reqs),
+			per_req_us(r->cpu.guest, r->reqs), per_req_us(r->cpu.sim, r->reqs), r->notifies, r->irqs, r->notify_p50_us,
 			r->notify_p90_us, r->notify_p99_us);
 		if (r->ref_ok)
 			fprintf(f,

@@ -8,11 +8,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "compiler.h"
@@ -113,6 +115,53 @@ unsigned disk_run_finished(struct disk *d, struct disk_req_list *l)
 		req = next;
 	}
 	return n;
+}
+
+int64_t disk_rw_loop(struct disk_req *req, ssize_t (*once)(void *ctx, struct disk_req *req),
+		     void *ctx)
+{
+	while (req->done < req->len) {
+		ssize_t n = once(ctx, req);
+
+		if (n == -EINTR || n == -EAGAIN)
+			continue;
+		if (n < 0)
+			return n;
+		/* The caller checked the range: nothing to read means the file shrank. */
+		if (n == 0)
+			return -EIO;
+		if ((uint64_t)n > req->len - req->done)
+			n = (ssize_t)(req->len - req->done);
+		req->done += (uint64_t)n;
+	}
+	return (int64_t)req->len;
+}
+
+ssize_t disk_rw_buffered_once(void *fd_ctx, struct disk_req *req)
+{
+	bool rd = req->op == DISK_READ;
+	int fd = *(const int *)fd_ctx;
+	off_t pos = (off_t)(req->offset + req->done);
+	uint32_t idx;
+	size_t off;
+	ssize_t n;
+
+	disk_iov_locate(req->iov, req->iovcnt, req->done, &idx, &off);
+	if (idx >= req->iovcnt)
+		return -EINVAL; /* iov lengths sum to less than len */
+	if (off) {
+		/* Resuming inside an element: finish that element alone. */
+		char *base = (char *)req->iov[idx].iov_base + off;
+		size_t len = req->iov[idx].iov_len - off;
+
+		n = rd ? pread(fd, base, len, pos) : pwrite(fd, base, len, pos);
+	} else {
+		const struct iovec *iov = &req->iov[idx];
+		int cnt = (int)(req->iovcnt - idx);
+
+		n = rd ? preadv(fd, iov, cnt, pos) : pwritev(fd, iov, cnt, pos);
+	}
+	return n < 0 ? -errno : n;
 }
 
 void disk_eventfd_signal(int efd)
@@ -253,6 +302,22 @@ static void probe_regular_file(int fd, const struct stat *st, struct disk_setup 
 #endif
 }
 
+/* Why small buffered requests are better done at submit (DISK_INLINE_MAX); NULL: they are not. */
+static const char *inline_reason(const struct disk_params *params, const struct disk_setup *s)
+{
+	struct statfs sfs;
+
+	if (s->direct || params->inline_io == DISK_INLINE_NEVER)
+		return NULL;
+	if (params->inline_io == DISK_INLINE_ALWAYS)
+		return "requested";
+	if (s->is_block_device || fstatfs(s->fd, &sfs) < 0)
+		return NULL;
+	if (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC)
+		return "the image is on a memory file system";
+	return NULL;
+}
+
 static int open_engine(const struct disk_params *params, const struct disk_setup *s,
 		       const char *prefix, struct disk **out)
 {
@@ -276,6 +341,7 @@ static int open_engine(const struct disk_params *params, const struct disk_setup
 int disk_open(const struct disk_params *params, const char *log_prefix, struct disk **out)
 {
 	struct disk_setup s = { .fd = -1 };
+	const char *why_inline;
 	struct stat st;
 	int flags, ret;
 
@@ -283,6 +349,9 @@ int disk_open(const struct disk_params *params, const char *log_prefix, struct d
 		return -EINVAL;
 	*out = NULL;
 	if (params->cache != DISK_CACHE_WRITEBACK && params->cache != DISK_CACHE_DIRECT)
+		return -EINVAL;
+	if (params->inline_io != DISK_INLINE_AUTO && params->inline_io != DISK_INLINE_NEVER &&
+	    params->inline_io != DISK_INLINE_ALWAYS)
 		return -EINVAL;
 
 	s.read_only = params->read_only;
@@ -326,9 +395,16 @@ int disk_open(const struct disk_params *params, const char *log_prefix, struct d
 		goto err;
 	}
 
+	why_inline = inline_reason(params, &s);
+	if (why_inline)
+		s.inline_max = DISK_INLINE_MAX;
 	ret = open_engine(params, &s, log_prefix, out);
 	if (ret)
 		goto err;
+	if ((*out)->inline_max)
+		log_info(log_prefix,
+			 "reads and writes up to %u KiB are done at submit, not by io_uring workers (%s)",
+			 (*out)->inline_max / 1024, why_inline);
 	return 0;
 err:
 	close(s.fd);

@@ -33,11 +33,19 @@ enum disk_cache_mode {
 	DISK_CACHE_DIRECT,        /* O_DIRECT through bounce buffers (never guest memory) */
 };
 
+/* Whether the io_uring engine does small buffered requests itself at submit. */
+enum disk_inline {
+	DISK_INLINE_AUTO = 0, /* images on a memory file system (tmpfs, ramfs) */
+	DISK_INLINE_NEVER,
+	DISK_INLINE_ALWAYS, /* any buffered image (tests) */
+};
+
 struct disk_params {
 	const char *path;
 	bool read_only;
 	enum disk_cache_mode cache;
 	bool force_sync; /* use the synchronous engine (tests, or no io_uring) */
+	enum disk_inline inline_io;
 	uint32_t queue_depth; /* most requests in flight at once */
 };
 
@@ -61,6 +69,9 @@ struct disk {
 	uint32_t physical_block_size; /* BLKPBSZGET / st_blksize hint */
 	bool read_only;
 	bool is_block_device;
+	/* io_uring engine: buffered reads and writes up to this many bytes are
+	 * done at submit (still completed from reap); 0: none. */
+	uint32_t inline_max;
 	uint32_t inflight;
 };
 

@@ -39,49 +39,26 @@ static int64_t sync_flush(int fd)
 	return 0;
 }
 
-/* One read or write from where req->done left off; bytes moved or -errno. */
-static ssize_t sync_rw_once(struct sync_disk *s, struct disk_req *req)
+/* Direct mode: one piece through the bounce buffer; bytes moved or -errno. */
+static ssize_t sync_direct_once(void *ctx, struct disk_req *req)
 {
+	struct sync_disk *s = ctx;
 	bool rd = req->op == DISK_READ;
 	off_t pos = (off_t)(req->offset + req->done);
-	int fd = s->disk.fd;
-	size_t off;
-	uint32_t idx;
+	void *buf = s->bounce.mem;
+	size_t chunk = s->bounce.buf_size;
 	ssize_t n;
 
-	if (s->direct) {
-		void *buf = s->bounce.mem;
-		size_t chunk = s->bounce.buf_size;
-
-		if (chunk > req->len - req->done)
-			chunk = (size_t)(req->len - req->done);
-		if (!rd && disk_iov_to_buf(req->iov, req->iovcnt, req->done, buf, chunk) != chunk)
-			return -EINVAL; /* iov lengths sum to less than len */
-		n = rd ? pread(fd, buf, chunk, pos) : pwrite(fd, buf, chunk, pos);
-		if (n > 0 && rd)
-			disk_iov_from_buf(req->iov, req->iovcnt, req->done, buf, (size_t)n);
-		/* O_DIRECT cannot carry on from an offset that is not block-aligned. */
-		if (n > 0 && (size_t)n < chunk && (n & (s->disk.logical_block_size - 1)))
-			return -EIO;
-		return n < 0 ? -errno : n;
-	}
-
-	disk_iov_locate(req->iov, req->iovcnt, req->done, &idx, &off);
-	if (idx >= req->iovcnt)
+	if (chunk > req->len - req->done)
+		chunk = (size_t)(req->len - req->done);
+	if (!rd && disk_iov_to_buf(req->iov, req->iovcnt, req->done, buf, chunk) != chunk)
 		return -EINVAL; /* iov lengths sum to less than len */
-	if (off) {
-		/* Resuming inside an element: finish that element alone. */
-		char *base = (char *)req->iov[idx].iov_base + off;
-		size_t len = req->iov[idx].iov_len - off;
-
-		n = rd ? pread(fd, base, len, pos) : pwrite(fd, base, len, pos);
-	} else {
-		int cnt = (int)(req->iovcnt - idx);
-
-		const struct iovec *iov = &req->iov[idx];
-
-		n = rd ? preadv(fd, iov, cnt, pos) : pwritev(fd, iov, cnt, pos);
-	}
+	n = rd ? pread(s->disk.fd, buf, chunk, pos) : pwrite(s->disk.fd, buf, chunk, pos);
+	if (n > 0 && rd)
+		disk_iov_from_buf(req->iov, req->iovcnt, req->done, buf, (size_t)n);
+	/* O_DIRECT cannot carry on from an offset that is not block-aligned. */
+	if (n > 0 && (size_t)n < chunk && (n & (s->disk.logical_block_size - 1)))
+		return -EIO;
 	return n < 0 ? -errno : n;
 }
 
@@ -89,22 +66,9 @@ static int64_t sync_perform(struct sync_disk *s, struct disk_req *req)
 {
 	if (req->op == DISK_FLUSH)
 		return sync_flush(s->disk.fd);
-
-	while (req->done < req->len) {
-		ssize_t n = sync_rw_once(s, req);
-
-		if (n == -EINTR || n == -EAGAIN)
-			continue;
-		if (n < 0)
-			return n;
-		/* The caller checked the range: nothing to read means the file shrank. */
-		if (n == 0)
-			return -EIO;
-		if ((uint64_t)n > req->len - req->done)
-			n = (ssize_t)(req->len - req->done);
-		req->done += (uint64_t)n;
-	}
-	return (int64_t)req->len;
+	if (s->direct)
+		return disk_rw_loop(req, sync_direct_once, s);
+	return disk_rw_loop(req, disk_rw_buffered_once, &s->disk.fd);
 }
 
 static int sync_submit(struct disk *d, struct disk_req *req)

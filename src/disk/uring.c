@@ -70,6 +70,7 @@ struct uring_disk {
 
 	struct disk_req_list pending;  /* accepted, waiting for a slot and an SQE */
 	struct disk_req_list finished; /* done without the kernel, for reap() */
+	uint32_t inline_bytes;         /* done at submit since the last kick */
 	struct disk_bounce bounce;     /* direct mode: buffer i belongs to slot i */
 	/* Direct mode: request trackers (no more than slots) and pieces to resubmit. */
 	struct uring_dreq *dreqs;
@@ -455,6 +456,20 @@ static unsigned uring_process_cqes(struct uring_disk *u)
 	return total;
 }
 
+/*
+ * A small read or write on a memory file system (DISK_INLINE_MAX), done
+ * now; like every completion it reaches its callback from reap(). One
+ * wake-up per batch: reap() drains the eventfd before taking the list.
+ */
+static void uring_do_inline(struct uring_disk *u, struct disk_req *req)
+{
+	bool first = !u->finished.head;
+
+	disk_finish(&u->finished, req, disk_rw_loop(req, disk_rw_buffered_once, &u->disk.fd));
+	if (first)
+		disk_eventfd_signal(u->disk.event_fd);
+}
+
 static int uring_submit(struct disk *d, struct disk_req *req)
 {
 	struct uring_disk *u = to_uring(d);
@@ -462,6 +477,12 @@ static int uring_submit(struct disk *d, struct disk_req *req)
 
 	if (ret)
 		return ret < 0 ? ret : 0;
+	if (req->op != DISK_FLUSH && req->len <= d->inline_max &&
+	    u->inline_bytes + req->len <= DISK_INLINE_BATCH) {
+		u->inline_bytes += (uint32_t)req->len;
+		uring_do_inline(u, req);
+		return 0;
+	}
 	disk_list_push(&u->pending, req);
 	uring_fill(u);
 	return 0;
@@ -471,6 +492,7 @@ static int uring_kick(struct disk *d)
 {
 	struct uring_disk *u = to_uring(d);
 
+	u->inline_bytes = 0;
 	uring_fill(u);
 	return uring_flush(u);
 }
@@ -738,6 +760,7 @@ int disk_uring_open(const struct disk_setup *s, struct disk **out, const char **
 	}
 
 	u->disk.fd = s->fd;
+	u->disk.inline_max = s->inline_max;
 	*out = &u->disk;
 	log_debug(u->prefix,
 		  "io_uring engine: %u entries, %u slots (%zu KiB pieces), setup flags 0x%x%s%s",

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Disk backends (src/disk): every behaviour is tested against both engines,
- * io_uring and sync, on temporary files, loop devices and O_DIRECT.
- * ENGINE_TEST(name) defines uring_name and sync_name from one body.
+ * io_uring and sync, and io_uring doing small buffered requests at submit
+ * (DISK_INLINE_MAX, automatic on tmpfs), on temporary files, loop devices
+ * and O_DIRECT. ENGINE_TEST(name) defines uring_name, sync_name and
+ * inline_name from one body.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +17,8 @@
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,12 +28,13 @@
 #include "check.h"
 #include "compiler.h"
 
-enum engine { ENG_URING, ENG_SYNC };
+enum engine { ENG_URING, ENG_SYNC, ENG_INLINE };
 
 #define ENGINE_TEST(name)                                  \
 	static void name(enum engine eng);                 \
 	TEST(uring_##name) { name(ENG_URING); }            \
 	TEST(sync_##name) { name(ENG_SYNC); }              \
+	TEST(inline_##name) { name(ENG_INLINE); }          \
 	static void name(enum engine eng)
 
 /* ---- cleanup that survives a failed CHECK (which longjmps out) ---- */
@@ -169,6 +174,8 @@ static struct disk *open_disk_mode(enum engine eng, const char *path, bool ro,
 		.read_only = ro,
 		.cache = cache,
 		.force_sync = eng == ENG_SYNC,
+		/* Whatever file system TMPDIR is on: */
+		.inline_io = eng == ENG_INLINE ? DISK_INLINE_ALWAYS : DISK_INLINE_NEVER,
 		.queue_depth = qd,
 	};
 	struct disk *d = NULL;
@@ -176,10 +183,14 @@ static struct disk *open_disk_mode(enum engine eng, const char *path, bool ro,
 	unsetenv("XVB_FORCE_SYNC_DISK");
 	CHECK_EQ(disk_open(&p, "test", &d), 0);
 	CHECK(d != NULL);
-	if (eng == ENG_SYNC || !uring_available())
+	if (eng == ENG_SYNC || !uring_available()) {
 		CHECK(strcmp(d->ops->name, "sync") == 0);
-	else
+		CHECK_EQ(d->inline_max, 0);
+	} else {
 		CHECK(strcmp(d->ops->name, "io_uring") == 0);
+		CHECK_EQ(d->inline_max,
+			 eng == ENG_INLINE && cache == DISK_CACHE_WRITEBACK ? DISK_INLINE_MAX : 0);
+	}
 	return d;
 }
 
@@ -1006,7 +1017,101 @@ ENGINE_TEST(direct_write_short_iovecs_fails_in_one_piece)
 	disk_close(d);
 }
 
+/*
+ * Between two kicks at most DISK_INLINE_BATCH bytes are done at submit; the
+ * rest goes to io_uring. A reap straight after the submits completes only
+ * what was done inline (the others have not even reached the kernel).
+ */
+TEST(inline_batch_bound_spills_to_io_uring)
+{
+	enum { N = 2 * DISK_INLINE_BATCH / DISK_INLINE_MAX };
+	struct treq *t[N];
+	char path[PATH_MAX];
+	struct disk *d;
+
+	make_file(tmp_dir(), path, (uint64_t)N * DISK_INLINE_MAX);
+	d = open_disk(ENG_INLINE, path, false);
+	if (!d->inline_max) {
+		printf("# skip: io_uring unavailable here\n");
+		disk_close(d);
+		return;
+	}
+	for (int i = 0; i < N; i++) {
+		t[i] = treq_new(DISK_WRITE, (uint64_t)i * DISK_INLINE_MAX, DISK_INLINE_MAX, NULL, 0);
+		fill_pat(t[i]->buf, DISK_INLINE_MAX, (uint64_t)i * DISK_INLINE_MAX, 9);
+		submit(d, t[i]);
+	}
+	CHECK_EQ(disk_reap(d), DISK_INLINE_BATCH / DISK_INLINE_MAX);
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(t[i]->completions, i < (int)(DISK_INLINE_BATCH / DISK_INLINE_MAX));
+	complete_all(d);
+	for (int i = 0; i < N; i++) {
+		CHECK_EQ(t[i]->completions, 1);
+		CHECK_EQ(t[i]->result, DISK_INLINE_MAX);
+		treq_free(t[i]);
+	}
+	/* After the kick the budget is whole again. */
+	t[0] = treq_new(DISK_READ, 0, DISK_INLINE_MAX, NULL, 0);
+	submit(d, t[0]);
+	CHECK_EQ(disk_reap(d), 1);
+	CHECK_EQ(t[0]->result, DISK_INLINE_MAX);
+	for (size_t i = 0; i < DISK_INLINE_MAX; i++)
+		CHECK_EQ(t[0]->buf[i], pat(i, 9));
+	treq_free(t[0]);
+	disk_close(d);
+}
+
 /* ---- engine choice and open errors ---- */
+
+/* Automatic: small buffered requests at submit on tmpfs only, never with O_DIRECT. */
+TEST(inline_automatic_on_tmpfs_only)
+{
+	struct disk_params p = { .queue_depth = 64 };
+	const char *non_memory = NULL;
+	char path[PATH_MAX];
+	struct disk *d = NULL;
+	struct statfs sfs;
+
+	if (!uring_available() || statfs("/dev/shm", &sfs) || sfs.f_type != TMPFS_MAGIC) {
+		printf("# skip: io_uring or a tmpfs /dev/shm missing\n");
+		return;
+	}
+	unsetenv("XVB_FORCE_SYNC_DISK");
+	make_file("/dev/shm", path, 65536);
+	p.path = path;
+	CHECK_EQ(disk_open(&p, "test", &d), 0);
+	CHECK_EQ(d->inline_max, DISK_INLINE_MAX);
+	disk_close(d);
+	p.inline_io = DISK_INLINE_NEVER;
+	CHECK_EQ(disk_open(&p, "test", &d), 0);
+	CHECK_EQ(d->inline_max, 0);
+	disk_close(d);
+	p.inline_io = 7; /* not an enum disk_inline */
+	CHECK_EQ(disk_open(&p, "test", &d), -EINVAL);
+
+	const char *cands[] = { "/var/tmp", tmp_dir(), "build" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(cands) && !non_memory; i++)
+		if (statfs(cands[i], &sfs) == 0 && sfs.f_type != TMPFS_MAGIC &&
+		    sfs.f_type != RAMFS_MAGIC)
+			non_memory = cands[i];
+	if (!non_memory) {
+		printf("# no directory off tmpfs here: automatic choice checked on tmpfs only\n");
+		return;
+	}
+	make_file(non_memory, path, 65536);
+	p.path = path;
+	p.inline_io = DISK_INLINE_AUTO;
+	CHECK_EQ(disk_open(&p, "test", &d), 0);
+	CHECK_EQ(d->inline_max, 0);
+	disk_close(d);
+	p.inline_io = DISK_INLINE_ALWAYS;
+	p.cache = DISK_CACHE_DIRECT;
+	if (disk_open(&p, "test", &d) == 0) { /* when the file system takes O_DIRECT */
+		CHECK_EQ(d->inline_max, 0);
+		disk_close(d);
+	}
+}
 
 TEST(force_sync_env_selects_sync)
 {
