@@ -471,6 +471,9 @@ static int run_ours(struct env *e, struct bench_result *r, unsigned ms, uint64_t
 	r->secs = (double)((t_end ? t_end : now_ns()) - t0) / 1e9;
 	r->cpu.daemon = daemon_cpu(e) - d0;
 	r->cpu.daemon_iowq = daemon_iowq_cpu(e, r->cpu.daemon + d0) - w0;
+	/* Threads are read one by one, a tick apart at worst: never below 0. */
+	if (r->cpu.daemon_iowq < 0)
+		r->cpu.daemon_iowq = 0;
 	r->cpu.sim = sim_cpu(e) - s0;
 	r->cpu.guest = self_cpu() - g0 - r->cpu.sim;
 	r->iops = (double)r->reqs / r->secs;
