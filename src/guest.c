@@ -45,6 +45,7 @@ struct served_disk {
 	struct virtio_host host;
 	struct virtio_mmio mmio;
 	struct irq_line irq;
+	pthread_mutex_t irq_lock;      /* with queue threads: they raise, the main loop lowers */
 	struct loop_watch disk_watch;  /* the disk's event_fd: completions */
 	struct loop_deferred process;  /* queue processing after a kick */
 	struct served_queues *queues;  /* queue threads, or NULL: the main loop serves */
@@ -99,12 +100,11 @@ static void host_unmap(void *ctx, void *token)
 }
 
 /*
- * Queue threads raise the line while the main loop lowers it: calls are
- * serialised (irq_line keeps the level, and irq.c's failure limiter is
- * process-wide, hence one lock). Disks without queue threads need none.
+ * Queue threads raise the line while the main loop lowers it: one disk's
+ * calls are serialised (irq_line keeps the level). The lock is the disk's
+ * own, so no disk, and no guest, waits for another's hypercall. Disks
+ * without queue threads need none.
  */
-static pthread_mutex_t irq_lock = PTHREAD_MUTEX_INITIALIZER;
-
 static void host_set_irq(void *ctx, bool level)
 {
 	struct served_disk *sd = ctx;
@@ -113,9 +113,9 @@ static void host_set_irq(void *ctx, bool level)
 		irq_line_set(&sd->irq, level);
 		return;
 	}
-	pthread_mutex_lock(&irq_lock);
+	pthread_mutex_lock(&sd->irq_lock);
 	irq_line_set(&sd->irq, level);
-	pthread_mutex_unlock(&irq_lock);
+	pthread_mutex_unlock(&sd->irq_lock);
 }
 
 /* Deferred, so the QUEUE_NOTIFY ioreq is answered before any disk work. */
@@ -251,6 +251,7 @@ static int served_disk_new(struct guest *g, const struct disk_config *cfg,
 		return -ENOMEM;
 	}
 	sd->guest = g;
+	pthread_mutex_init(&sd->irq_lock, NULL);
 	sd->disk_watch = (struct loop_watch){ .fd = -1, .cb = served_disk_completions };
 	sd->process = (struct loop_deferred){ .cb = served_disk_process };
 	sd->cfg = *cfg;
@@ -260,17 +261,19 @@ static int served_disk_new(struct guest *g, const struct disk_config *cfg,
 	sd->cfg.path = sd->path;
 	if (!sd->path) {
 		log_err(sd->name, "out of memory");
-		free(sd);
-		return -ENOMEM;
+		rc = -ENOMEM;
+		goto err;
 	}
 	rc = served_disk_open(sd);
-	if (rc < 0) {
-		free(sd->path);
-		free(sd);
-		return rc;
-	}
+	if (rc < 0)
+		goto err;
 	*out = sd;
 	return 0;
+err:
+	free(sd->path);
+	pthread_mutex_destroy(&sd->irq_lock);
+	free(sd);
+	return rc;
 }
 
 /* Undo served_disk_start() and served_disk_new(). The guest memory cache still exists. */
@@ -297,6 +300,7 @@ static void served_disk_free(struct served_disk *sd)
 	}
 	disk_close(sd->disk);
 	free(sd->path);
+	pthread_mutex_destroy(&sd->irq_lock);
 	free(sd);
 }
 

@@ -20,14 +20,6 @@
 #define IRQ_SPI_FIRST 32u
 #define IRQ_SPI_END 1020u /* GICv2/v3 SPIs are 32..1019 */
 
-/*
- * Failures after the first are a host configuration problem (wrong
- * architecture, IRQ routed elsewhere) repeated per event; one process-wide
- * limiter keeps them from flooding the log (struct irq_line has no room
- * for one, and this is not guest-controlled volume per device).
- */
-static struct log_ratelimit irq_fail_rl;
-
 int irq_line_init(struct irq_line *line, struct xen_handles *xh, uint16_t domid, uint32_t irq,
 		  const char *name)
 {
@@ -58,7 +50,7 @@ static void irq_report_failure(struct irq_line *line, bool level, int err)
 				       "xendevicemodel_set_irq_level";
 
 	if (line->failed_once) {
-		log_guest(&irq_fail_rl, LOG_LVL_WARNING, line->name, "%s(irq %u, level %d): %s",
+		log_guest(&line->fail_rl, LOG_LVL_WARNING, line->name, "%s(irq %u, level %d): %s",
 			  call, line->irq, level, strerror(err));
 		return;
 	}

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "log.h"
 #include "xen_handles.h"
 
 struct irq_line {
@@ -20,6 +21,9 @@ struct irq_line {
 	bool isa;
 	bool level;       /* last level driven */
 	bool failed_once; /* error already logged */
+	/* Failures after the first (a host configuration problem repeated per
+	 * event, or a guest being destroyed) are rate-limited per line. */
+	struct log_ratelimit fail_rl;
 	const char *name;
 };
 
