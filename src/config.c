@@ -155,6 +155,16 @@ static int parse_global_key(const struct where *w, const char *key, const char *
 			c->cache = DISK_CACHE_DIRECT;
 		else
 			return BAD(w, key, "%s is not writeback or direct", v);
+	} else if (strcmp(key, "queues") == 0 || strcmp(key, "threads") == 0) {
+		rc = number(w, key, v, &n);
+		if (rc < 0)
+			return rc;
+		if (n == 0 || n > VIRTIO_MAX_QUEUES)
+			return BAD(w, key, "%s is not 1-%u", v, VIRTIO_MAX_QUEUES);
+		if (key[0] == 'q')
+			c->queues = (uint32_t)n;
+		else
+			c->threads = (uint32_t)n;
 	} else if (strcmp(key, "x86_base") == 0) {
 		rc = parse_base(w, key, v, &c->x86_base);
 		if (rc < 0)
@@ -321,6 +331,9 @@ static int parse_global(const dictionary *ini, struct where *w, struct config *c
 	if (have_base != have_irq)
 		return BAD(w, have_base ? "x86_irq" : "x86_base",
 			   "missing (x86_base and x86_irq go together)");
+	if (c->threads > (c->queues ? c->queues : 1))
+		return BAD(w, "threads", "%u is more than queues (%u)", c->threads,
+			   c->queues ? c->queues : 1);
 	c->x86 = have_base;
 	return 0;
 }
@@ -474,9 +487,14 @@ int config_load(const char *path, bool may_be_missing, struct config *cfg, char 
 		w.section = sec;
 		cfg->disks[d].disk.cache = cfg->cache;
 		rc = parse_disk_section(ini, &w, sec, &cfg->disks[d]);
-		d++;
 		if (rc < 0)
 			goto out;
+		/* A disk that sets either key takes neither from [global]. */
+		if (!cfg->disks[d].disk.queues && !cfg->disks[d].disk.threads) {
+			cfg->disks[d].disk.queues = cfg->queues;
+			cfg->disks[d].disk.threads = cfg->threads;
+		}
+		d++;
 	}
 	for (unsigned i = 0; i < cfg->n_disks; i++)
 		cfg->disks[i].disk.cache = cfg->cache;

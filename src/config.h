@@ -8,6 +8,7 @@
  *   log_level = err|warning|info|debug
  *   log_target = stderr|syslog
  *   cache = writeback|direct
+ *   queues = N, threads = T  for every disk that sets neither (xl's too)
  *   x86_base = ADDR          x86 guests: the window libxl does not allocate
  *   x86_irq = N              and its ISA IRQ (0-15); both or neither
  *
@@ -51,6 +52,8 @@ struct config {
 	bool has_log_target;
 	enum log_target log_target;
 	enum disk_cache_mode cache; /* DISK_CACHE_WRITEBACK unless set */
+	/* [global] queues and threads, for disks that set neither; 0: unset. */
+	uint32_t queues, threads;
 	bool x86;
 	uint64_t x86_base;
 	uint32_t x86_irq;

@@ -415,6 +415,8 @@ static int virtio_image(void *ctx, uint16_t domid, const char *name, uint32_t de
 		memcpy(out->serial, cd->disk.serial, sizeof(out->serial));
 		memcpy(out->vdev, cd->disk.vdev, sizeof(out->vdev));
 		out->mmio_version = cd->disk.mmio_version;
+		out->queues = cd->disk.queues; /* [global]'s unless the section sets its own */
+		out->threads = cd->disk.threads;
 		return 0;
 	}
 	return -ENOENT;
@@ -455,6 +457,8 @@ static int service_options_of(struct daemon *d, const struct config *cfg,
 	}
 	*o = (struct service_options){
 		.cache = cfg->cache,
+		.queues = cfg->queues,
+		.threads = cfg->threads,
 		.x86 = cfg->x86,
 		.x86_base = cfg->x86_base,
 		.x86_irq = cfg->x86_irq,

@@ -204,6 +204,8 @@ static int disk_config_of(struct service *svc, const struct store_device *dev,
 		.read_only = dev->read_only,
 		.mmio_version = 2,
 		.cache = svc->opts.cache,
+		.queues = svc->opts.queues,
+		.threads = svc->opts.threads,
 	};
 	snprintf(cfg->vdev, sizeof(cfg->vdev), "%s", dev->vdev);
 	if (dev->kind == STORE_VIRTIO_DISK)

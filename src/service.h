@@ -54,6 +54,7 @@ struct service_static {
 
 struct service_options {
 	enum disk_cache_mode cache;
+	uint32_t queues, threads; /* for xl's disks, as --disk queues= threads=; 0: unset */
 	/* x86 guests (libxl writes base 0, irq 0): the window and ISA IRQ to use. */
 	bool x86;
 	uint64_t x86_base;

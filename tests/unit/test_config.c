@@ -204,6 +204,32 @@ TEST(queues_and_threads)
 	config_free(&cfg);
 }
 
+/* [global] queues/threads: for every disk that sets neither (and xl's disks). */
+TEST(global_queues_and_threads_are_defaults)
+{
+	CHECK_EQ(load("[global]\nqueues = 4\nthreads = 2\n" DISK_HEAD "devid = 1\n"
+		      "[disk:bar]\ndomid = 5\npath = /b.img\ndevid = 2\nqueues = 2\n"
+		      "[disk:baz]\ndomid = 5\npath = /c.img\ndevid = 3\nthreads = 1\n"),
+		 0);
+	CHECK_EQ(cfg.queues, 4);
+	CHECK_EQ(cfg.threads, 2);
+	CHECK_EQ(cfg.disks[0].disk.queues, 4);
+	CHECK_EQ(cfg.disks[0].disk.threads, 2);
+	CHECK_EQ(cfg.disks[1].disk.queues, 2); /* its own queues, and no threads from [global] */
+	CHECK_EQ(cfg.disks[1].disk.threads, 0);
+	CHECK_EQ(cfg.disks[2].disk.queues, 0); /* one queue, on its own thread */
+	CHECK_EQ(cfg.disks[2].disk.threads, 1);
+	CHECK_EQ(load("[global]\nqueues = 2\n"), 0);
+	CHECK_EQ(cfg.queues, 2);
+	CHECK_EQ(cfg.threads, 0);
+	CHECK_REJECTS("[global]\nqueues = 9\n", "[global] queues: 9 is not 1-8");
+	CHECK_REJECTS("[global]\nthreads = 0\n", "[global] threads: 0 is not 1-8");
+	CHECK_REJECTS("[global]\nqueues = 2\nthreads = 4\n",
+		      "[global] threads: 4 is more than queues (2)");
+	CHECK_REJECTS("[global]\nthreads = 2\n", "[global] threads: 2 is more than queues (1)");
+	config_free(&cfg);
+}
+
 TEST(equal_compares_every_value)
 {
 	struct config a;
