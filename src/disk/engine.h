@@ -31,15 +31,16 @@
 
 /*
  * A memory file system (tmpfs, ramfs) has no device to wait for, yet the
- * kernel cannot start a non-blocking read or write on it (no FMODE_NOWAIT
- * on Linux 6.1 to 6.18 at least), so io_uring hands every request to a
- * worker thread: a wake-up and a thread switch each, several times the
- * cost of the copy for 4 KiB. The io_uring engine does buffered requests
- * up to DISK_INLINE_MAX bytes on such images itself with preadv/pwritev at
- * submit; larger ones still go to io_uring, whose workers copy them in
- * parallel. So does whatever comes after DISK_INLINE_BATCH bytes between
- * two kicks: copying is done on the event-loop thread, and a vCPU whose
- * ioreq arrives meanwhile waits for it (256 KiB is some 25 us of memcpy).
+ * kernel cannot start a non-blocking read or write on it (no FMODE_NOWAIT:
+ * preadv2(RWF_NOWAIT) fails with EOPNOTSUPP on Linux 6.18), so io_uring
+ * hands every request to a worker thread: a wake-up and a thread switch
+ * each, several times the cost of the copy for 4 KiB. The io_uring engine
+ * does buffered requests up to DISK_INLINE_MAX bytes on such images itself
+ * with preadv/pwritev at submit; larger ones still go to io_uring, whose
+ * workers copy them in parallel. So does whatever comes after
+ * DISK_INLINE_BATCH bytes between two kicks: copying is done on the
+ * event-loop thread, and a vCPU whose ioreq arrives meanwhile waits for it
+ * (256 KiB is some 25 us of memcpy).
  */
 #define DISK_INLINE_MAX (64u * 1024u)
 #define DISK_INLINE_BATCH (256u * 1024u)
