@@ -47,6 +47,7 @@ unsigned sim_violations(struct sim *sim, char *buf, size_t len)
 
 	sim_sync(sim);
 	pthread_mutex_lock(&sim->lock);
+	sim_check_all_notifies_locked(sim);
 	n = sim->nr_viol;
 	if (buf && len) {
 		buf[0] = '\0';
@@ -164,6 +165,40 @@ void sim_check_notify_idle_locked(struct sim_server *s, unsigned vcpu, uint32_t 
 		      "dom%u server %u vCPU %u: notification on local port %u with no request "
 		      "pending (spurious or wrong vCPU's port)",
 		      g->domid, s->id, vcpu, lport);
+}
+
+/*
+ * Notifications are counted in shared memory by the emulator's own thread
+ * (sim_shared.h), so the checker looks at them here: whenever a vCPU of
+ * the server sends or waits, and at every sim_sync(). A notification on
+ * the port of a vCPU that waits for nothing is reported as
+ * sim_check_notify_idle_locked() says; a waiting vCPU accounts for its own.
+ */
+void sim_check_notifies_locked(struct sim_server *s)
+{
+	for (unsigned v = 0; v < s->g->nr_vcpus; v++) {
+		struct sim_slot *slot = &s->slots[v];
+		uint32_t *word = sim_slot_notify_word_locked(s, v);
+		uint32_t seq;
+
+		if (!word || slot->waiting)
+			continue;
+		seq = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+		if (seq == slot->seen)
+			continue;
+		slot->seen = seq;
+		sim_check_notify_idle_locked(s, v, s->g->gports[slot->gport].lport);
+	}
+}
+
+void sim_check_all_notifies_locked(struct sim *sim)
+{
+	for (struct sim_guest *g = sim->guests; g; g = g->next) {
+		for (unsigned i = 0; i < SIM_MAX_SERVERS; i++) {
+			if (g->servers[i])
+				sim_check_notifies_locked(g->servers[i]);
+		}
+	}
 }
 
 static bool ident_connected_locked(struct sim *sim, uint64_t ident)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -21,6 +22,7 @@
 #define SIM_EPOLL_BATCH 64
 #define SIM_MSGS_PER_WAKE 256 /* then let other connections run */
 #define SIM_SYNC_TIMEOUT_MS 5000u
+#define SIM_EV_TABLE_BYTES (SIM_MAX_LPORTS * sizeof(struct sim_evtchn_shared))
 
 uint64_t sim_now_ms(void)
 {
@@ -160,9 +162,8 @@ static bool dispatch_locked(struct sim_conn *c, const struct sim_msg *m, struct 
 	case SIM_OP_DM_DESTROY_SERVER:
 		r->ret = sim_ioreq_destroy_locked(c, d, a[0]);
 		return true;
-	case SIM_OP_DM_SET_IRQ_LEVEL:
-	case SIM_OP_DM_SET_ISA_IRQ_LEVEL:
-		r->ret = sim_dm_set_irq_locked(c, d, a[0], a[1], m->op == SIM_OP_DM_SET_ISA_IRQ_LEVEL);
+	case SIM_OP_DM_IRQ_PAGE:
+		r->ret = sim_dm_irq_page_locked(c, d, fd_out);
 		return true;
 	case SIM_OP_FM_GUEST_RAM:
 		r->ret = sim_fm_guest_ram_locked(c, d, a[0], r, fd_out);
@@ -191,9 +192,12 @@ static bool dispatch_locked(struct sim_conn *c, const struct sim_msg *m, struct 
 	case SIM_OP_EV_NOTIFY:
 		sim_ev_notify_locked(c, a[0]);
 		return false;
-	case SIM_OP_EV_UNMASK:
-		sim_ev_unmask_locked(c, a[0]);
+	case SIM_OP_EV_REDELIVER:
+		sim_ev_redeliver_locked(c, a[0]);
 		return false;
+	case SIM_OP_EV_TABLE:
+		r->ret = sim_ev_table_locked(c, &r->val[0], fd_out);
+		return true;
 	default:
 		r->ret = -ENOSYS;
 		return true;
@@ -401,6 +405,10 @@ static void sim_free(struct sim *sim)
 		close(sim->epoll_fd);
 	if (sim->wake_fd >= 0)
 		close(sim->wake_fd);
+	if (sim->ev_table && sim->ev_table != MAP_FAILED)
+		munmap(sim->ev_table, SIM_EV_TABLE_BYTES);
+	if (sim->ev_table_fd >= 0)
+		close(sim->ev_table_fd);
 	sim_check_free(sim);
 	pthread_cond_destroy(&sim->sync_cond);
 	pthread_mutex_destroy(&sim->lock);
@@ -416,7 +424,7 @@ int sim_start(const struct sim_config *cfg, struct sim **out)
 	*out = NULL;
 	if (!sim)
 		return -ENOMEM;
-	sim->listen_fd = sim->epoll_fd = sim->wake_fd = -1;
+	sim->listen_fd = sim->epoll_fd = sim->wake_fd = sim->ev_table_fd = -1;
 	pthread_mutex_init(&sim->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -427,6 +435,17 @@ int sim_start(const struct sim_config *cfg, struct sim **out)
 	sim->next_res_id = 1;
 	sim->next_gen = 1;
 
+	sim->ev_table_fd = memfd_create("xensim-evtchn", MFD_CLOEXEC);
+	if (sim->ev_table_fd < 0 || ftruncate(sim->ev_table_fd, SIM_EV_TABLE_BYTES) < 0) {
+		rc = -errno;
+		goto err;
+	}
+	sim->ev_table = mmap(NULL, SIM_EV_TABLE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+			     sim->ev_table_fd, 0);
+	if (sim->ev_table == MAP_FAILED) {
+		rc = -errno;
+		goto err;
+	}
 	rc = listen_on(sim, cfg ? cfg->socket_path : NULL);
 	if (rc)
 		goto err;
@@ -464,6 +483,7 @@ void sim_stop(struct sim *sim)
 		return;
 	sim_sync(sim);
 	pthread_mutex_lock(&sim->lock);
+	sim_check_all_notifies_locked(sim);
 	sim->stopping = true;
 	pthread_mutex_unlock(&sim->lock);
 	wake_server(sim);

@@ -6,11 +6,15 @@
  * (EVTCHNOP_bind_interdomain, which marks the new port pending), delivery
  * into the binder's event socket with the Linux evtchn driver's masking
  * (masked on delivery; a notification while masked is delivered at
- * unmask), and notifications from the emulator waking the vCPU.
+ * unmask), and notifications from the emulator waking the vCPU. Masking
+ * and notifications live in the table shared with the stand-in
+ * libxenevtchn (sim_shared.h), which unmasks and notifies by itself.
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "sim_internal.h"
 
@@ -51,20 +55,31 @@ void sim_gport_free_locked(struct sim_guest *g, uint32_t gport)
 	*gp = (struct sim_gport){ .used = false };
 }
 
-static void lport_deliver_locked(struct sim *sim, uint32_t port)
+static void lport_send_locked(struct sim *sim, uint32_t port)
 {
 	struct sim_lport *lp = sim->lports[port];
 
-	if (lp->masked) {
-		lp->pending = true;
-		return;
-	}
-	lp->masked = true;
-	lp->pending = false;
 	if (send(lp->conn->ev_wfd, &port, sizeof(port), MSG_NOSIGNAL | MSG_DONTWAIT) !=
 	    (ssize_t)sizeof(port) && errno != EPIPE && errno != ECONNRESET)
 		sim_violation(sim, "pid %d: event queue full, event on local port %u lost",
 			      (int)lp->conn->pid, port);
+}
+
+/* Masked: remembered as pending; else masked and written to the socket. */
+static void lport_deliver_locked(struct sim *sim, uint32_t port)
+{
+	uint32_t *state = &sim->ev_table[port].state;
+	uint32_t old = __atomic_load_n(state, __ATOMIC_ACQUIRE);
+
+	for (;;) {
+		uint32_t want = old & SIM_EVS_MASKED ? old | SIM_EVS_PENDING : SIM_EVS_MASKED;
+
+		if (__atomic_compare_exchange_n(state, &old, want, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			break;
+	}
+	if (!(old & SIM_EVS_MASKED))
+		lport_send_locked(sim, port);
 }
 
 /* notify_via_xen_event_channel(): lost if nobody bound the port. */
@@ -125,6 +140,9 @@ int sim_ev_bind_locked(struct sim_conn *c, uint32_t domid, uint64_t remote_port,
 	lp->gport = (uint32_t)remote_port;
 	sim->lports[p] = lp;
 	gp->lport = p;
+	__atomic_store_n(&sim->ev_table[p].state, 0u, __ATOMIC_RELEASE);
+	gp->srv->slots[gp->vcpu].seen = __atomic_load_n(&sim->ev_table[p].notify_seq,
+							__ATOMIC_ACQUIRE);
 	*out = p;
 	/* "We may have lost notifications on the remote unbound port": Xen
 	 * always sets the new local port pending. */
@@ -145,38 +163,54 @@ int sim_ev_unbind_locked(struct sim_conn *c, uint64_t lport)
 	return 0;
 }
 
+/*
+ * A notification the stand-in refused (a port this handle did not bind),
+ * posted so that it is reported; bound ports are notified in shared memory.
+ */
 void sim_ev_notify_locked(struct sim_conn *c, uint64_t lport)
 {
 	struct sim *sim = c->sim;
 	struct sim_lport *lp = lport < SIM_MAX_LPORTS ? sim->lports[lport] : NULL;
-	struct sim_gport *gp;
-	struct sim_slot *slot;
 
 	if (!lp || lp->conn != c) {
 		sim_violation(sim, "pid %d: notification on local port %llu, not bound by this "
 			      "handle", (int)c->pid, (unsigned long long)lport);
 		return;
 	}
-	if (!lp->g)
-		return; /* the guest side is gone: Xen drops it */
-	gp = &lp->g->gports[lp->gport];
-	slot = &gp->srv->slots[gp->vcpu];
-	slot->notifies++;
-	if (slot->waiting)
-		pthread_cond_broadcast(&lp->g->vcpus[gp->vcpu].cond);
-	else
-		sim_check_notify_idle_locked(gp->srv, gp->vcpu, (uint32_t)lport);
+	sim_futex_bump(&sim->ev_table[lport].notify_seq);
 }
 
-void sim_ev_unmask_locked(struct sim_conn *c, uint64_t lport)
+/* The stand-in unmasked a port with an event pending: deliver it now. */
+void sim_ev_redeliver_locked(struct sim_conn *c, uint64_t lport)
 {
 	struct sim *sim = c->sim;
 	struct sim_lport *lp = lport < SIM_MAX_LPORTS ? sim->lports[lport] : NULL;
 
 	/* The Linux driver ignores unmasking a port the file did not bind. */
-	if (!lp || lp->conn != c || !lp->masked)
+	if (!lp || lp->conn != c)
 		return;
-	lp->masked = false;
-	if (lp->pending)
-		lport_deliver_locked(sim, (uint32_t)lport);
+	lport_send_locked(sim, (uint32_t)lport);
+}
+
+int sim_ev_table_locked(struct sim_conn *c, uint64_t *bytes, int *fd_out)
+{
+	if (c->kind != SIM_KIND_EVTCHN)
+		return -EBADF;
+	*fd_out = c->sim->ev_table_fd;
+	*bytes = SIM_MAX_LPORTS * sizeof(struct sim_evtchn_shared);
+	return 0;
+}
+
+/* The word a vCPU waiting in this slot sleeps on; NULL if its port is unbound. */
+uint32_t *sim_slot_notify_word_locked(struct sim_server *s, unsigned vcpu)
+{
+	uint32_t gport = s->slots[vcpu].gport;
+	uint32_t lport;
+
+	if (gport == 0 || gport >= s->g->nr_gports || !s->g->gports[gport].used)
+		return NULL;
+	lport = s->g->gports[gport].lport;
+	if (!lport || !s->g->sim->lports[lport])
+		return NULL;
+	return &s->g->sim->ev_table[lport].notify_seq;
 }

@@ -3,8 +3,10 @@
  * Simulated domains: creation and death, guest RAM (a sparse memfd mapped
  * at SIM_GUEST_RAM_BASE; secret memory where the kernel has it, so that
  * O_DIRECT into it fails as into Xen's foreign mappings), vCPUs, interrupt lines (set_irq_level,
- * set_isa_irq_level) and the dm_op that reports the vCPU count.
+ * set_isa_irq_level, done by the stand-in on a page shared with it; see
+ * sim_shared.h) and the dm_op that reports the vCPU count.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +19,8 @@
 
 #define SIM_FIRST_RESERVED_DOMID 0x7ff0u /* DOMID_FIRST_RESERVED */
 #define SIM_MAX_RAM (1ull << 40)
+
+static_assert(SIM_IRQ_LINES == SIM_GUEST_NR_IRQS, "the shared irq page covers every line");
 
 struct sim_guest *sim_guest_find_locked(struct sim *sim, uint32_t domid)
 {
@@ -56,11 +60,14 @@ static void guest_free(struct sim_guest *g)
 		munmap(g->ram, g->ram_bytes);
 	if (g->ram_fd >= 0)
 		close(g->ram_fd);
+	if (g->irq && g->irq != MAP_FAILED)
+		munmap(g->irq, sizeof(*g->irq));
+	if (g->irq_fd >= 0)
+		close(g->irq_fd);
 	for (unsigned v = 0; g->vcpus && v < g->nr_vcpus; v++)
 		pthread_cond_destroy(&g->vcpus[v].cond);
 	free(g->vcpus);
 	free(g->gports);
-	pthread_cond_destroy(&g->irq_cond);
 	pthread_cond_destroy(&g->state_cond);
 	free(g);
 }
@@ -85,10 +92,9 @@ int sim_guest_create(struct sim *sim, uint16_t domid, uint64_t ram_bytes, unsign
 	g->domid = domid;
 	g->nr_vcpus = nr_vcpus;
 	g->ram_bytes = ram_bytes;
-	g->ram_fd = -1;
+	g->ram_fd = g->irq_fd = -1;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&g->irq_cond, &ca);
 	pthread_cond_init(&g->state_cond, &ca);
 	g->vcpus = calloc(nr_vcpus, sizeof(*g->vcpus));
 	if (!g->vcpus) {
@@ -109,6 +115,17 @@ int sim_guest_create(struct sim *sim, uint16_t domid, uint64_t ram_bytes, unsign
 	g->ram = mmap(NULL, ram_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
 		      g->ram_fd, 0);
 	if (g->ram == MAP_FAILED) {
+		rc = -errno;
+		goto err;
+	}
+	snprintf(name, sizeof(name), "xensim-dom%u-irq", domid);
+	g->irq_fd = memfd_create(name, MFD_CLOEXEC);
+	if (g->irq_fd < 0 || ftruncate(g->irq_fd, sizeof(*g->irq)) < 0) {
+		rc = -errno;
+		goto err;
+	}
+	g->irq = mmap(NULL, sizeof(*g->irq), PROT_READ | PROT_WRITE, MAP_SHARED, g->irq_fd, 0);
+	if (g->irq == MAP_FAILED) {
 		rc = -errno;
 		goto err;
 	}
@@ -156,6 +173,9 @@ void sim_guest_destroy(struct sim_guest *g)
 			break;
 		}
 	}
+	/* Handles that mapped its interrupt page ask again: ESRCH from now. */
+	__atomic_store_n(&g->irq->dead, 1u, __ATOMIC_RELEASE);
+	sim_futex_bump(&g->irq->seq);
 	pthread_mutex_unlock(&sim->lock);
 	sim_xs_release(sim, g->domid);
 	guest_free(g);
@@ -194,66 +214,53 @@ int sim_dm_nr_vcpus_locked(struct sim_conn *c, uint32_t domid, uint64_t *out)
 }
 
 /*
- * XEN_DMOP_set_irq_level (Arm: SPIs only, 32 <= irq < vgic_num_irqs,
- * level 0/1) and XEN_DMOP_set_isa_irq_level (x86: irq 0..15, level 0/1).
+ * The interrupt page of a guest: XEN_DMOP_set_irq_level and
+ * set_isa_irq_level are done on it by the stand-in (stub_devicemodel.c).
  */
-int sim_dm_set_irq_locked(struct sim_conn *c, uint32_t domid, uint64_t irq, uint64_t level,
-			  bool isa)
+int sim_dm_irq_page_locked(struct sim_conn *c, uint32_t domid, int *fd_out)
 {
 	struct sim_guest *g = sim_guest_find_locked(c->sim, domid);
 
+	if (c->kind != SIM_KIND_DM)
+		return -EBADF;
 	if (!g)
 		return -ESRCH;
-	if (level > 1)
-		return -EINVAL;
-	if (isa ? irq >= 16 : (irq < 32 || irq >= SIM_GUEST_NR_IRQS))
-		return -EINVAL;
-	g->irqs[irq].level = level;
-	if (level)
-		g->irqs[irq].edges++;
-	pthread_cond_broadcast(&g->irq_cond);
+	*fd_out = g->irq_fd;
 	return 0;
 }
 
 uint64_t sim_irq_count(struct sim_guest *g, unsigned irq)
 {
-	uint64_t n = 0;
-
-	pthread_mutex_lock(&g->sim->lock);
-	if (irq < SIM_GUEST_NR_IRQS)
-		n = g->irqs[irq].edges;
-	pthread_mutex_unlock(&g->sim->lock);
-	return n;
+	if (irq >= SIM_GUEST_NR_IRQS)
+		return 0;
+	return __atomic_load_n(&g->irq->line[irq].edges, __ATOMIC_ACQUIRE);
 }
 
 bool sim_irq_level(struct sim_guest *g, unsigned irq)
 {
-	bool level = false;
-
-	pthread_mutex_lock(&g->sim->lock);
-	if (irq < SIM_GUEST_NR_IRQS)
-		level = g->irqs[irq].level;
-	pthread_mutex_unlock(&g->sim->lock);
-	return level;
+	if (irq >= SIM_GUEST_NR_IRQS)
+		return false;
+	return __atomic_load_n(&g->irq->line[irq].level, __ATOMIC_ACQUIRE) != 0;
 }
 
 int sim_irq_wait(struct sim_guest *g, unsigned irq, uint64_t seen, unsigned timeout_ms)
 {
-	struct timespec ts;
-	int rc = 0;
+	uint64_t deadline = sim_now_ms() + timeout_ms;
 
 	if (irq >= SIM_GUEST_NR_IRQS)
 		return -EINVAL;
-	sim_deadline(&ts, timeout_ms);
-	pthread_mutex_lock(&g->sim->lock);
-	while (g->irqs[irq].edges <= seen) {
-		if (pthread_cond_timedwait(&g->irq_cond, &g->sim->lock, &ts) == ETIMEDOUT) {
-			rc = g->irqs[irq].edges > seen ? 0 : -ETIMEDOUT;
-			break;
-		}
+	for (;;) {
+		/* The sequence first: a raise changes the edges, then the sequence. */
+		uint32_t seq = __atomic_load_n(&g->irq->seq, __ATOMIC_ACQUIRE);
+		uint64_t now;
+
+		if (__atomic_load_n(&g->irq->line[irq].edges, __ATOMIC_ACQUIRE) > seen)
+			return 0;
+		now = sim_now_ms();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		sim_futex_wait(&g->irq->seq, seq, (unsigned)(deadline - now));
 	}
-	pthread_mutex_unlock(&g->sim->lock);
-	return rc;
 }
 
 int sim_wait_claimed(struct sim_guest *g, uint64_t addr, unsigned timeout_ms)

@@ -17,6 +17,7 @@
 
 #include "sim.h"
 #include "sim_proto.h"
+#include "sim_shared.h"
 
 #define SIM_MAX_SERVERS 8u    /* MAX_NR_IOREQ_SERVERS (xen/include/xen/sched.h) */
 #define SIM_MAX_RANGES 256u   /* MAX_NR_IO_RANGES (xen/include/xen/ioreq.h) */
@@ -43,8 +44,7 @@ struct sim_slot {
 	bool waiting;       /* the vCPU is blocked on a request in this slot */
 	bool abandoned;     /* given up (timeout, violation): no more checks */
 	bool answered;      /* at least one request completed */
-	uint64_t notifies;  /* notifications received on the port */
-	uint64_t seen;      /* notifies already consumed by the waiting vCPU */
+	uint32_t seen;      /* the port's notify_seq already accounted for */
 	ioreq_t snapshot;   /* contents when the vCPU last left the slot */
 };
 
@@ -75,11 +75,6 @@ struct sim_vcpu {
 	pthread_cond_t cond;
 };
 
-struct sim_irq {
-	uint64_t edges;
-	bool level;
-};
-
 struct sim_guest {
 	struct sim *sim;
 	struct sim_guest *next;
@@ -93,8 +88,8 @@ struct sim_guest {
 	struct sim_gport *gports; /* index = guest port; 0 unused */
 	unsigned nr_gports;
 	struct sim_vcpu *vcpus;
-	struct sim_irq irqs[SIM_GUEST_NR_IRQS];
-	pthread_cond_t irq_cond;
+	int irq_fd;
+	struct sim_irq_page *irq; /* shared with libxendevicemodel handles */
 	pthread_cond_t state_cond; /* servers enabled, ranges, bindings */
 };
 
@@ -103,7 +98,6 @@ struct sim_lport {
 	struct sim_conn *conn;
 	struct sim_guest *g; /* NULL once the guest side is gone */
 	uint32_t gport;
-	bool masked, pending;
 };
 
 struct sim_fmap {
@@ -141,6 +135,8 @@ struct sim {
 	struct sim_guest *guests;
 	struct sim_conn *conns;
 	struct sim_lport *lports[SIM_MAX_LPORTS];
+	int ev_table_fd;
+	struct sim_evtchn_shared *ev_table; /* [SIM_MAX_LPORTS], see sim_shared.h */
 	uint64_t next_res_id, next_gen;
 	char **viol;
 	unsigned nr_viol, cap_viol;
@@ -160,14 +156,15 @@ void sim_violation(struct sim *sim, const char *fmt, ...) __attribute__((format(
 void sim_slot_snapshot_locked(struct sim_server *s, unsigned vcpu);
 bool sim_slot_check_idle_locked(struct sim_server *s, unsigned vcpu, const char *when);
 void sim_check_notify_idle_locked(struct sim_server *s, unsigned vcpu, uint32_t lport);
+void sim_check_notifies_locked(struct sim_server *s);
+void sim_check_all_notifies_locked(struct sim *sim);
 void sim_check_conn_closed_locked(struct sim_conn *c);
 void sim_check_free(struct sim *sim);
 
 /* sim_guest.c */
 struct sim_guest *sim_guest_find_locked(struct sim *sim, uint32_t domid);
 int sim_dm_nr_vcpus_locked(struct sim_conn *c, uint32_t domid, uint64_t *out);
-int sim_dm_set_irq_locked(struct sim_conn *c, uint32_t domid, uint64_t irq, uint64_t level,
-			  bool isa);
+int sim_dm_irq_page_locked(struct sim_conn *c, uint32_t domid, int *fd_out);
 
 /* sim_ioreq.c */
 int sim_ioreq_create_locked(struct sim_conn *c, uint32_t domid, int64_t bufioreq, uint64_t *id);
@@ -191,7 +188,9 @@ void sim_gport_send_locked(struct sim_guest *g, uint32_t gport);
 int sim_ev_bind_locked(struct sim_conn *c, uint32_t domid, uint64_t remote_port, uint64_t *lport);
 int sim_ev_unbind_locked(struct sim_conn *c, uint64_t lport);
 void sim_ev_notify_locked(struct sim_conn *c, uint64_t lport);
-void sim_ev_unmask_locked(struct sim_conn *c, uint64_t lport);
+void sim_ev_redeliver_locked(struct sim_conn *c, uint64_t lport);
+int sim_ev_table_locked(struct sim_conn *c, uint64_t *bytes, int *fd_out);
+uint32_t *sim_slot_notify_word_locked(struct sim_server *s, unsigned vcpu);
 void sim_lport_free_locked(struct sim *sim, uint32_t lport);
 
 /* sim_mem.c */

@@ -243,10 +243,15 @@ void sim_server_destroy_locked(struct sim_server *s)
 {
 	struct sim_guest *g = s->g;
 
+	sim_check_notifies_locked(s);
 	for (unsigned v = 0; v < g->nr_vcpus; v++) {
+		uint32_t *word = sim_slot_notify_word_locked(s, v);
+
 		sim_slot_check_idle_locked(s, v, "destroy");
 		sim_gport_free_locked(g, s->slots[v].gport);
 		pthread_cond_broadcast(&g->vcpus[v].cond);
+		if (word)
+			sim_futex_wake(word);
 	}
 	s->enabled = false;
 	s->dead = true;

@@ -8,14 +8,15 @@
  * message is one fixed-size struct sim_msg; synchronous operations get one
  * struct sim_reply back, carrying at most one file descriptor (SCM_RIGHTS):
  * the event socket, guest RAM's memfd or an ioreq page's memfd. "Posted"
- * operations (notify, unmask, mapping notes) get no reply: they are
+ * operations (redelivery, mapping notes) get no reply: they are
  * validated by the stand-in where the real library would fail, and the
  * simulator checks them in order with everything else on that connection.
  *
  * Event channels: the simulator writes each delivered local port (4 bytes)
  * into a stream socket whose other end is the handle's xenevtchn_fd(),
  * exactly what /dev/xen/evtchn returns on read(); the port stays masked
- * until the stand-in posts SIM_OP_EV_UNMASK.
+ * until the stand-in unmasks it. Notify, unmask and set_irq_level are done
+ * in shared memory by the caller, as hypercalls are (sim_shared.h).
  */
 #ifndef XENSIM_SIM_PROTO_H
 #define XENSIM_SIM_PROTO_H
@@ -23,7 +24,7 @@
 #include <stdint.h>
 
 #define SIM_PROTO_MAGIC 0x78656e73u /* "xens" */
-#define SIM_PROTO_VERSION 1u
+#define SIM_PROTO_VERSION 2u
 #define SIM_PAGE_SHIFT 12
 #define SIM_PAGE_SIZE (1u << SIM_PAGE_SHIFT)
 
@@ -53,8 +54,8 @@ enum sim_op {
 	SIM_OP_DM_UNMAP_RANGE,     /* same */
 	SIM_OP_DM_SET_STATE,       /* arg0 id, arg1 enabled */
 	SIM_OP_DM_DESTROY_SERVER,  /* arg0 id */
-	SIM_OP_DM_SET_IRQ_LEVEL,   /* arg0 irq, arg1 level */
-	SIM_OP_DM_SET_ISA_IRQ_LEVEL, /* arg0 irq, arg1 level */
+	SIM_OP_DM_IRQ_PAGE,        /* -> fd: the guest's struct sim_irq_page, on
+				    * which the stand-in sets interrupt levels */
 
 	/* libxenforeignmemory */
 	SIM_OP_FM_GUEST_RAM,       /* arg0 generation cached (0: none)
@@ -70,8 +71,12 @@ enum sim_op {
 	/* libxenevtchn */
 	SIM_OP_EV_BIND_INTERDOMAIN, /* arg0 remote port -> val0 local port */
 	SIM_OP_EV_UNBIND,          /* arg0 local port */
-	SIM_OP_EV_NOTIFY,          /* posted: arg0 local port */
-	SIM_OP_EV_UNMASK,          /* posted: arg0 local port */
+	SIM_OP_EV_NOTIFY,          /* posted: arg0 local port (a refused notify,
+				    * reported for the checker) */
+	SIM_OP_EV_REDELIVER,       /* posted: arg0 local port, unmasked while
+				    * pending (see sim_shared.h) */
+	SIM_OP_EV_TABLE,           /* -> fd: struct sim_evtchn_shared
+				    *    [SIM_MAX_LPORTS], val0 bytes */
 };
 
 struct sim_msg {

@@ -31,6 +31,7 @@ static int slot_send_locked(struct sim_server *s, unsigned vcpu, const ioreq_t *
 		return -EIO;
 	}
 	p = &s->page->vcpu_ioreq[vcpu];
+	sim_check_notifies_locked(s);
 	sim_slot_check_idle_locked(s, vcpu, "new request");
 	state = sim_slot_state(p);
 	if (state != STATE_IOREQ_NONE) {
@@ -54,7 +55,6 @@ static int slot_send_locked(struct sim_server *s, unsigned vcpu, const ioreq_t *
 	sim_slot_set_state(p, STATE_IOREQ_READY);
 	slot->waiting = true;
 	slot->abandoned = false;
-	slot->seen = slot->notifies;
 	s->refs++;
 	sim_gport_send_locked(g, slot->gport);
 	return 0;
@@ -77,7 +77,8 @@ static const char *port_diagnosis(struct sim_guest *g, uint32_t gport)
 
 	if (!lp)
 		return ", its event channel is not bound";
-	if (lp->masked && lp->pending)
+	if (__atomic_load_n(&g->sim->ev_table[lport].state, __ATOMIC_ACQUIRE) ==
+	    (SIM_EVS_MASKED | SIM_EVS_PENDING))
 		return ", its event is pending on a port never unmasked";
 	return "";
 }
@@ -93,8 +94,10 @@ static int slot_wait_locked(struct sim_server *s, unsigned vcpu, ioreq_t *resp)
 	bool notified = false;
 
 	for (;;) {
-		unsigned state;
-		struct timespec ts;
+		/* Read before the state: a response is written, then notified. */
+		uint32_t *word = sim_slot_notify_word_locked(s, vcpu);
+		uint32_t seq = word ? __atomic_load_n(word, __ATOMIC_ACQUIRE) : slot->seen;
+		unsigned state, wait_ms;
 		uint64_t now;
 
 		if (s->dead) {
@@ -116,8 +119,8 @@ static int slot_wait_locked(struct sim_server *s, unsigned vcpu, ioreq_t *resp)
 			return -EIO;
 		}
 		prev = state;
-		if (slot->notifies != slot->seen) {
-			slot->seen = slot->notifies;
+		if (seq != slot->seen) {
+			slot->seen = seq;
 			notified = true;
 		}
 		if (state == STATE_IORESP_READY && notified) {
@@ -132,6 +135,8 @@ static int slot_wait_locked(struct sim_server *s, unsigned vcpu, ioreq_t *resp)
 		}
 		/* Xen re-blocks after each wake-up until the next notification. */
 		notified = false;
+		/* Meanwhile, notifications on the other vCPUs' ports are checked. */
+		sim_check_notifies_locked(s);
 		now = sim_now_ms();
 		if (now >= deadline) {
 			sim_violation(sim,
@@ -143,8 +148,18 @@ static int slot_wait_locked(struct sim_server *s, unsigned vcpu, ioreq_t *resp)
 			slot_release_locked(s, vcpu, true);
 			return -ETIMEDOUT;
 		}
-		sim_deadline(&ts, deadline - now < SIM_POLL_MS ? deadline - now : SIM_POLL_MS);
-		pthread_cond_timedwait(&g->vcpus[vcpu].cond, &sim->lock, &ts);
+		wait_ms = deadline - now < SIM_POLL_MS ? (unsigned)(deadline - now) : SIM_POLL_MS;
+		if (word) {
+			/* The emulator's notify wakes this futex directly (sim_shared.h). */
+			pthread_mutex_unlock(&sim->lock);
+			sim_futex_wait(word, seq, wait_ms);
+			pthread_mutex_lock(&sim->lock);
+		} else {
+			struct timespec ts;
+
+			sim_deadline(&ts, wait_ms);
+			pthread_cond_timedwait(&g->vcpus[vcpu].cond, &sim->lock, &ts);
+		}
 	}
 }
 

@@ -3,20 +3,35 @@
  * Stand-in libxendevicemodel.so.1: each dm_op the daemon issues becomes a
  * request to the simulator, which answers as Xen 4.17 on Arm would. The
  * dm_ops Arm does not implement fail with EOPNOTSUPP, as there, and say
- * so on stderr.
+ * so on stderr. set_irq_level and set_isa_irq_level, issued per
+ * interrupt, are done in the caller's thread on the guest's interrupt
+ * page shared with the simulator (sim_shared.h), as the hypercall runs on
+ * the caller's CPU; only the first call for a guest asks the simulator.
  */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <xendevicemodel.h>
 
+#include "sim_shared.h"
 #include "stub_common.h"
+
+/* A guest's interrupt page, mapped; dropped once the guest is gone. */
+struct irq_page_map {
+	struct irq_page_map *next;
+	domid_t domid;
+	struct sim_irq_page *page;
+};
 
 struct xendevicemodel_handle {
 	struct stub_conn conn;
 	Xentoolcore__Active_Handle tc_ah;
 	int restrict_domid; /* -1: unrestricted */
+	pthread_mutex_t irq_lock; /* irq_pages */
+	struct irq_page_map *irq_pages;
 };
 
 #define DMOD_RESTRICT_NONE (-1)
@@ -46,6 +61,7 @@ xendevicemodel_handle *xendevicemodel_open(struct xentoollog_logger *logger,
 		return NULL;
 	}
 	h->restrict_domid = DMOD_RESTRICT_NONE;
+	pthread_mutex_init(&h->irq_lock, NULL);
 	h->tc_ah.restrict_callback = dm_restrict_cb;
 	xentoolcore__register_active_handle(&h->tc_ah);
 	return h;
@@ -57,6 +73,14 @@ int xendevicemodel_close(xendevicemodel_handle *dmod)
 		return 0;
 	xentoolcore__deregister_active_handle(&dmod->tc_ah);
 	stub_conn_close(&dmod->conn);
+	while (dmod->irq_pages) {
+		struct irq_page_map *m = dmod->irq_pages;
+
+		dmod->irq_pages = m->next;
+		munmap(m->page, sizeof(*m->page));
+		free(m);
+	}
+	pthread_mutex_destroy(&dmod->irq_lock);
 	free(dmod);
 	return 0;
 }
@@ -126,16 +150,100 @@ int xendevicemodel_destroy_ioreq_server(xendevicemodel_handle *dmod, domid_t dom
 	return dm_op(dmod, SIM_OP_DM_DESTROY_SERVER, domid, id, 0, 0, 0, NULL);
 }
 
+/* Unmaps the pages of guests that are gone. Called with irq_lock held. */
+static void irq_pages_prune(xendevicemodel_handle *h)
+{
+	struct irq_page_map **pp = &h->irq_pages;
+
+	while (*pp) {
+		struct irq_page_map *m = *pp;
+
+		if (!__atomic_load_n(&m->page->dead, __ATOMIC_ACQUIRE)) {
+			pp = &m->next;
+			continue;
+		}
+		*pp = m->next;
+		munmap(m->page, sizeof(*m->page));
+		free(m);
+	}
+}
+
+/* The live guest's interrupt page: 0, or -errno (-ESRCH: no such guest). */
+static int irq_page(xendevicemodel_handle *h, domid_t domid, struct sim_irq_page **out)
+{
+	struct sim_msg msg = { .op = SIM_OP_DM_IRQ_PAGE, .domid = domid };
+	struct sim_reply r;
+	struct irq_page_map *m;
+	int fd, rc = 0;
+
+	pthread_mutex_lock(&h->irq_lock);
+	for (m = h->irq_pages; m; m = m->next) {
+		if (m->domid == domid && !__atomic_load_n(&m->page->dead, __ATOMIC_ACQUIRE))
+			goto out;
+	}
+	irq_pages_prune(h);
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = stub_call(&h->conn, &msg, &r, &fd);
+	if (!rc && fd < 0)
+		rc = -EPROTO;
+	if (!rc) {
+		m->page = mmap(NULL, sizeof(*m->page), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		rc = m->page == MAP_FAILED ? -errno : 0;
+		close(fd);
+	}
+	if (rc) {
+		free(m);
+		m = NULL;
+		goto out;
+	}
+	m->domid = domid;
+	m->next = h->irq_pages;
+	h->irq_pages = m;
+out:
+	pthread_mutex_unlock(&h->irq_lock);
+	if (m)
+		*out = m->page;
+	return rc;
+}
+
+/*
+ * XEN_DMOP_set_irq_level (Arm: SPIs only, 32 <= irq < vgic_num_irqs) and
+ * XEN_DMOP_set_isa_irq_level (x86: irq 0..15); level 0 or 1, else EINVAL.
+ */
+static int set_irq(xendevicemodel_handle *h, domid_t domid, unsigned int irq,
+		   unsigned int level, bool isa)
+{
+	struct sim_irq_page *page;
+	int rc;
+
+	if (h->restrict_domid != DMOD_RESTRICT_NONE && h->restrict_domid != domid)
+		return stub_fail(-EPERM);
+	rc = irq_page(h, domid, &page);
+	if (rc)
+		return stub_fail(rc);
+	if (level > 1 || (isa ? irq >= 16 : (irq < 32 || irq >= SIM_IRQ_LINES)))
+		return stub_fail(-EINVAL);
+	__atomic_store_n(&page->line[irq].level, level, __ATOMIC_RELEASE);
+	if (level)
+		__atomic_fetch_add(&page->line[irq].edges, 1u, __ATOMIC_RELEASE);
+	sim_futex_bump(&page->seq);
+	return 0;
+}
+
 int xendevicemodel_set_irq_level(xendevicemodel_handle *dmod, domid_t domid, unsigned int irq,
 				 unsigned int level)
 {
-	return dm_op(dmod, SIM_OP_DM_SET_IRQ_LEVEL, domid, irq, level, 0, 0, NULL);
+	return set_irq(dmod, domid, irq, level, false);
 }
 
 int xendevicemodel_set_isa_irq_level(xendevicemodel_handle *dmod, domid_t domid, uint8_t irq,
 				     unsigned int level)
 {
-	return dm_op(dmod, SIM_OP_DM_SET_ISA_IRQ_LEVEL, domid, irq, level, 0, 0, NULL);
+	return set_irq(dmod, domid, irq, level, true);
 }
 
 int xendevicemodel_nr_vcpus(xendevicemodel_handle *dmod, domid_t domid, unsigned int *vcpus)

@@ -459,6 +459,56 @@ TEST(irq_levels_and_edges)
 	CHECK_EQ(sim_irq_count(g, 5), 1);
 	CHECK_EQ(xendevicemodel_set_isa_irq_level(d.dmod, DOMID, 16, 1), -1);
 	CHECK_EQ(errno, EINVAL);
+	/* The stand-in raises lines on a page it mapped: once the guest is
+	 * gone it must say ESRCH, and a new guest with that domid gets its own. */
+	sim_guest_destroy(g);
+	CHECK_EQ(xendevicemodel_set_irq_level(d.dmod, DOMID, 33, 1), -1);
+	CHECK_EQ(errno, ESRCH);
+	CHECK_EQ(sim_guest_create(sim, DOMID, 16 << 20, 1, &g), 0);
+	CHECK_EQ(sim_irq_count(g, 33), 0);
+	CHECK_EQ(xendevicemodel_set_irq_level(d.dmod, DOMID, 33, 1), 0);
+	CHECK_EQ(sim_irq_count(g, 33), 1);
+	dm_close(&d);
+	CHECK_EQ(sim_violations(sim, NULL, 0), 0);
+	sim_stop(sim);
+}
+
+struct raise_later {
+	xendevicemodel_handle *dmod;
+	unsigned irq;
+};
+
+static void *raise_later_thread(void *arg)
+{
+	struct raise_later *r = arg;
+
+	usleep(20 * 1000);
+	xendevicemodel_set_irq_level(r->dmod, DOMID, r->irq, 1);
+	return NULL;
+}
+
+/* A guest waiting for an edge is woken by the raise, not by its timeout. */
+TEST(irq_wait_woken_by_raise)
+{
+	struct sim *sim = start_sim(0);
+	struct sim_guest *g;
+	struct dm d;
+	struct raise_later r;
+	pthread_t t;
+	struct timespec a, b;
+	double ms;
+
+	CHECK_EQ(sim_guest_create(sim, DOMID, 16 << 20, 1, &g), 0);
+	dm_open(&d, sim, DOMID);
+	r = (struct raise_later){ .dmod = d.dmod, .irq = 40 };
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	CHECK_EQ(pthread_create(&t, NULL, raise_later_thread, &r), 0);
+	CHECK_EQ(sim_irq_wait(g, 40, 0, 10000), 0);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	pthread_join(t, NULL);
+	ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+	CHECK(ms < 5000); /* far below the 10 s timeout: the raise woke it */
+	CHECK_EQ(sim_irq_count(g, 40), 1);
 	dm_close(&d);
 	CHECK_EQ(sim_violations(sim, NULL, 0), 0);
 	sim_stop(sim);
@@ -605,6 +655,27 @@ TEST(checker_catches_double_response)
 	set_state(&d.page->vcpu_ioreq[0], STATE_IORESP_READY);
 	CHECK_EQ(xenevtchn_notify(d.xce, d.lport[0]), 0);
 	CHECK(violation_has(sim, "a response twice"));
+	dm_teardown(&d);
+	dm_close(&d);
+	CHECK_EQ(sim_violations(sim, NULL, 0), 1);
+	sim_stop(sim);
+}
+
+TEST(checker_catches_spurious_notification)
+{
+	struct sim *sim = start_sim(0);
+	struct sim_guest *g;
+	struct dm d;
+
+	CHECK_EQ(sim_guest_create(sim, DOMID, 16 << 20, 1, &g), 0);
+	dm_open(&d, sim, DOMID);
+	dm_create(&d);
+	dm_enable_bind(&d);
+	drain_events(&d);
+	/* Bound, so the stand-in accepts it; but vCPU 0 waits for nothing. */
+	CHECK_EQ(xenevtchn_notify(d.xce, d.lport[0]), 0);
+	CHECK(violation_has(sim, "notification on local port"));
+	CHECK(violation_has(sim, "with no request pending"));
 	dm_teardown(&d);
 	dm_close(&d);
 	CHECK_EQ(sim_violations(sim, NULL, 0), 1);
