@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "compiler.h"
+#include "loop.h"
 #include "parse_num.h"
 
 #define PROGRAM "xen-virtio-blkd"
@@ -50,6 +51,9 @@ static const char help_text[] =
 	"      threads=T        queue threads, 1-N: queue q is served by thread\n"
 	"                       q mod T (default: one per queue when N > 1; one\n"
 	"                       queue is served by the main loop unless threads=1)\n"
+	"      --poll-us N    poll for guest and disk events up to N microseconds\n"
+	"                     (0-1000, adaptive) before sleeping: lower latency\n"
+	"                     for more CPU; default 0 (never)\n"
 	"  -F, --foreground   stay in the foreground and log to stderr\n"
 	"                     (otherwise detach once ready and log to syslog)\n"
 	"  -v, --verbose      log more: info by default, -v adds debug\n"
@@ -100,6 +104,22 @@ static int parse_domid(const char *value, struct cli_options *opts, char *msg, s
 		return fail(msg, len, "--domid %s: out of range (1-%u)", value,
 			    DOMID_FIRST_RESERVED - 1);
 	opts->domid = (uint16_t)v;
+	return 0;
+}
+
+static int parse_poll_us(const char *value, struct cli_options *opts, char *msg, size_t len)
+{
+	uint64_t v;
+	int rc = parse_u64(value, NUM_DEC_OR_HEX, &v);
+
+	if (opts->has_poll_us)
+		return fail(msg, len, "--poll-us %s: given twice", value);
+	if (rc < 0)
+		return number_error(rc, "--poll-us ", value, msg, len);
+	if (v > LOOP_POLL_MAX_US)
+		return fail(msg, len, "--poll-us %s: out of range (0-%u)", value, LOOP_POLL_MAX_US);
+	opts->poll_us = (uint32_t)v;
+	opts->has_poll_us = true;
 	return 0;
 }
 
@@ -320,12 +340,13 @@ static int check_disks(const struct cli_options *opts, char *msg, size_t len)
 	return 0;
 }
 
-enum { OPT_DOMID = 256, OPT_DISK };
+enum { OPT_DOMID = 256, OPT_DISK, OPT_POLL_US };
 
 static const struct option long_options[] = {
 	{ "domid", required_argument, NULL, OPT_DOMID },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "config", required_argument, NULL, 'c' },
+	{ "poll-us", required_argument, NULL, OPT_POLL_US },
 	{ "foreground", no_argument, NULL, 'F' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -371,6 +392,11 @@ int cli_parse(int argc, char **argv, struct cli_options *opts, char *msg, size_t
 				goto err;
 			}
 			opts->config_path = optarg;
+			break;
+		case OPT_POLL_US:
+			rc = parse_poll_us(optarg, opts, msg, msg_len);
+			if (rc < 0)
+				goto err;
 			break;
 		case 'F':
 			opts->foreground = true;

@@ -63,6 +63,8 @@ struct cli_options {
 	uint16_t domid;
 	unsigned verbose; /* -v count */
 	bool foreground;
+	bool has_poll_us;
+	uint32_t poll_us; /* --poll-us: see loop_set_poll() */
 	unsigned n_disks;
 	struct disk_config disks[DISKS_PER_GUEST_MAX];
 };

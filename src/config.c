@@ -19,6 +19,7 @@
 #include "compiler.h"
 #include "config.h"
 #include "guest_limits.h"
+#include "loop.h"
 #include "parse_num.h"
 
 static int fail(char *msg, size_t len, const char *fmt, ...) PRINTF_LIKE(3, 4);
@@ -165,6 +166,14 @@ static int parse_global_key(const struct where *w, const char *key, const char *
 			c->queues = (uint32_t)n;
 		else
 			c->threads = (uint32_t)n;
+	} else if (strcmp(key, "poll_us") == 0) {
+		rc = number(w, key, v, &n);
+		if (rc < 0)
+			return rc;
+		if (n > LOOP_POLL_MAX_US)
+			return BAD(w, key, "%s is not 0-%u", v, LOOP_POLL_MAX_US);
+		c->poll_us = (uint32_t)n;
+		c->has_poll_us = true;
 	} else if (strcmp(key, "x86_base") == 0) {
 		rc = parse_base(w, key, v, &c->x86_base);
 		if (rc < 0)

@@ -9,6 +9,7 @@
  *   log_target = stderr|syslog
  *   cache = writeback|direct
  *   queues = N, threads = T  for every disk that sets neither (xl's too)
+ *   poll_us = N              adaptive polling window (0-1000), as --poll-us
  *   x86_base = ADDR          x86 guests: the window libxl does not allocate
  *   x86_irq = N              and its ISA IRQ (0-15); both or neither
  *
@@ -54,6 +55,8 @@ struct config {
 	enum disk_cache_mode cache; /* DISK_CACHE_WRITEBACK unless set */
 	/* [global] queues and threads, for disks that set neither; 0: unset. */
 	uint32_t queues, threads;
+	bool has_poll_us;
+	uint32_t poll_us;
 	bool x86;
 	uint64_t x86_base;
 	uint32_t x86_irq;

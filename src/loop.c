@@ -6,6 +6,12 @@
  * meanwhile run next round, after an epoll_wait with timeout 0, so that
  * deferred work never starves the fds.
  *
+ * Optional adaptive polling (loop_set_poll): before blocking, epoll is
+ * polled for up to a window that grows while blocks end within the maximum
+ * (an event that soon would have been caught by polling: the wake-up it
+ * cost is what polling saves) and halves when a block outlasts it, as
+ * KVM's halt polling does.
+ *
  * Watches removed during a batch: loop_del() clears the removed watch's
  * entries from the rest of the batch, comparing pointers only, so a watch
  * freed right after loop_del() is never touched again.
@@ -13,11 +19,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "loop.h"
 
 #define LOOP_MAX_EVENTS 64
+#define LOOP_POLL_START_NS 2000u /* first window once polling pays */
 
 struct loop {
 	int epfd;
@@ -29,7 +37,12 @@ struct loop {
 	struct epoll_event events[LOOP_MAX_EVENTS];
 	int batch_n;   /* events in the batch being dispatched */
 	int batch_pos; /* the one being dispatched now */
+	uint32_t poll_max_ns; /* 0: never poll */
+	uint32_t poll_ns;     /* the current window */
 };
+
+/* Set once at start-up, before any loop exists: every thread's loop polls alike. */
+static uint32_t poll_default_us;
 
 int loop_create(struct loop **out)
 {
@@ -45,6 +58,7 @@ int loop_create(struct loop **out)
 		free(loop);
 		return ret;
 	}
+	loop_set_poll(loop, poll_default_us);
 	*out = loop;
 	return 0;
 }
@@ -144,9 +158,67 @@ static void run_deferred(struct loop *loop)
 	}
 }
 
+void loop_set_default_poll(uint32_t max_us)
+{
+	poll_default_us = max_us;
+}
+
+void loop_set_poll(struct loop *loop, uint32_t max_us)
+{
+	loop->poll_max_ns = max_us > LOOP_POLL_MAX_US ? LOOP_POLL_MAX_US * 1000u : max_us * 1000u;
+	loop->poll_ns = 0;
+}
+
+uint32_t loop_poll_window_ns(const struct loop *loop)
+{
+	return loop->poll_ns;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* epoll_wait, polling first when that pays; -1 with errno as epoll_wait. */
+static int wait_events(struct loop *loop)
+{
+	uint64_t start, blocked;
+	int n;
+
+	if (loop->dhead)
+		return epoll_wait(loop->epfd, loop->events, LOOP_MAX_EVENTS, 0);
+	if (loop->poll_ns) {
+		uint64_t end = now_ns() + loop->poll_ns;
+
+		do {
+			n = epoll_wait(loop->epfd, loop->events, LOOP_MAX_EVENTS, 0);
+			if (n)
+				return n;
+		} while (now_ns() < end);
+	}
+	if (!loop->poll_max_ns)
+		return epoll_wait(loop->epfd, loop->events, LOOP_MAX_EVENTS, -1);
+	start = now_ns();
+	n = epoll_wait(loop->epfd, loop->events, LOOP_MAX_EVENTS, -1);
+	blocked = now_ns() - start;
+	if (blocked <= loop->poll_max_ns) {
+		uint32_t grown = loop->poll_ns ? loop->poll_ns * 2u : LOOP_POLL_START_NS;
+
+		loop->poll_ns = grown < loop->poll_max_ns ? grown : loop->poll_max_ns;
+	} else {
+		loop->poll_ns /= 2u;
+		if (loop->poll_ns < LOOP_POLL_START_NS)
+			loop->poll_ns = 0;
+	}
+	return n;
+}
+
 static int dispatch_events(struct loop *loop)
 {
-	int n = epoll_wait(loop->epfd, loop->events, LOOP_MAX_EVENTS, loop->dhead ? 0 : -1);
+	int n = wait_events(loop);
 
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
@@ -162,15 +234,23 @@ static int dispatch_events(struct loop *loop)
 	return 0;
 }
 
+int loop_run_once(struct loop *loop)
+{
+	int ret = dispatch_events(loop);
+
+	if (!ret)
+		run_deferred(loop);
+	return ret;
+}
+
 int loop_run(struct loop *loop)
 {
 	int ret = 0;
 
 	while (!loop->stop) {
-		ret = dispatch_events(loop);
+		ret = loop_run_once(loop);
 		if (ret)
 			break;
-		run_deferred(loop);
 	}
 	loop->stop = false;
 	return ret;

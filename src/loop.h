@@ -36,8 +36,22 @@ void loop_defer(struct loop *loop, struct loop_deferred *d);
 /* Drop a queued deferral (its owner is going away). */
 void loop_cancel(struct loop *loop, struct loop_deferred *d);
 
+/*
+ * Poll for events up to max_us microseconds (at most LOOP_POLL_MAX_US)
+ * before blocking, adapting the window to how soon events come; 0: never
+ * (the default). Trades CPU for the wake-up latency of a blocked thread.
+ */
+#define LOOP_POLL_MAX_US 1000u
+void loop_set_poll(struct loop *loop, uint32_t max_us);
+/* The same for every loop created from now on (the daemon's --poll-us). */
+void loop_set_default_poll(uint32_t max_us);
+/* The current window in nanoseconds (tests). */
+uint32_t loop_poll_window_ns(const struct loop *loop);
+
 /* Run until loop_stop(); returns 0 or -errno. */
 int loop_run(struct loop *loop);
+/* One round: wait for a batch of events, dispatch it, run the deferrals. */
+int loop_run_once(struct loop *loop);
 void loop_stop(struct loop *loop);
 
 #endif

@@ -644,6 +644,7 @@ int main(int argc, char **argv)
 	struct daemon d = { .sig = SIGNALS_INIT, .lock_fd = -1 };
 	char msg[512];
 	int status = EXIT_OK;
+	uint32_t poll_us;
 
 	if (cli_parse(argc, argv, &d.opts, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, PROGRAM ": %s\nTry '" PROGRAM " --help'.\n", msg);
@@ -682,6 +683,12 @@ int main(int argc, char **argv)
 			goto out;
 		d.detached = true;
 	}
+	/* Every event loop, the queue threads' too, polls alike; read at start. */
+	poll_us = d.opts.has_poll_us ? d.opts.poll_us : d.cfg.has_poll_us ? d.cfg.poll_us : 0;
+	loop_set_default_poll(poll_us);
+	if (poll_us)
+		log_info(d.prefix, "event loops poll up to %u us before sleeping (adaptive)",
+			 poll_us);
 	status = daemon_run(&d);
 out:
 	config_free(&d.cfg);

@@ -7,7 +7,7 @@ test_disk_SRCS := tests/unit/test_disk.c tests/unit/check.c src/disk/disk.c src/
 test_disk_LIBS := $(URING_LIBS)
 
 test_loop_SRCS := tests/unit/test_loop.c tests/unit/check.c src/loop.c
-test_loop_LIBS :=
+test_loop_LIBS := -lpthread
 
 test_log_SRCS := tests/unit/test_log.c tests/unit/check.c src/log.c
 test_log_LIBS :=

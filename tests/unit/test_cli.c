@@ -395,3 +395,26 @@ TEST(help_text_lists_every_option)
 		if (!strstr(buf, words[i]))
 			check_fail(__FILE__, __LINE__, "help lacks '%s'", words[i]);
 }
+
+TEST(poll_us)
+{
+	CHECK_EQ(parse("--domid", "5", "--disk", "path=a,base=0x2000000,irq=33", NULL), 0);
+	CHECK(!opts.has_poll_us);
+	cli_free(&opts);
+	CHECK_EQ(parse("--poll-us", "50", "--domid", "5", "--disk", "path=a,base=0x2000000,irq=33",
+		       NULL),
+		 0);
+	CHECK(opts.has_poll_us);
+	CHECK_EQ(opts.poll_us, 50);
+	cli_free(&opts);
+	CHECK_EQ(parse("--poll-us", "0", NULL), 0); /* service mode, never polls */
+	CHECK(opts.has_poll_us);
+	CHECK_EQ(opts.poll_us, 0);
+	cli_free(&opts);
+	CHECK_EQ(parse("--poll-us", "1000", NULL), 0);
+	cli_free(&opts);
+	CHECK_REJECTS(parse("--poll-us", "1001", NULL), "--poll-us 1001: out of range (0-1000)");
+	CHECK_REJECTS(parse("--poll-us", "fast", NULL), "--poll-us fast");
+	CHECK_REJECTS(parse("--poll-us", "5", "--poll-us", "6", NULL), "--poll-us 6: given twice");
+	CHECK_REJECTS(parse("--poll-us", NULL), "needs a value");
+}

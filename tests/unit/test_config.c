@@ -230,6 +230,21 @@ TEST(global_queues_and_threads_are_defaults)
 	config_free(&cfg);
 }
 
+TEST(global_poll_us)
+{
+	CHECK_EQ(load("[global]\nqueues = 2\n"), 0);
+	CHECK(!cfg.has_poll_us);
+	CHECK_EQ(load("[global]\npoll_us = 50\n"), 0);
+	CHECK(cfg.has_poll_us);
+	CHECK_EQ(cfg.poll_us, 50);
+	CHECK_EQ(load("[global]\npoll_us = 0\n"), 0);
+	CHECK(cfg.has_poll_us);
+	CHECK_EQ(cfg.poll_us, 0);
+	CHECK_REJECTS("[global]\npoll_us = 1001\n", "[global] poll_us: 1001 is not 0-1000");
+	CHECK_REJECTS("[global]\npoll_us = soon\n", "[global] poll_us: soon is not a number");
+	config_free(&cfg);
+}
+
 TEST(equal_compares_every_value)
 {
 	struct config a;

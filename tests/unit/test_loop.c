@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The epoll event loop (src/loop.c): watches, deferrals, removal, stop. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -338,4 +339,80 @@ TEST(add_and_del_edge_cases)
 	twatch_free(a);
 	loop_destroy(cur_loop);
 	loop_destroy(NULL);
+}
+
+/* ---- adaptive polling ---- */
+
+struct pacer {
+	int fd;
+	unsigned events, gap_us;
+};
+
+static void *pacer_main(void *arg)
+{
+	struct pacer *p = arg;
+	uint64_t one = 1;
+
+	for (unsigned i = 0; i < p->events; i++) {
+		usleep(p->gap_us);
+		CHECK_EQ(write(p->fd, &one, sizeof(one)), sizeof(one));
+	}
+	return NULL;
+}
+
+/* Runs the loop until a watch has seen n events written gap_us apart. */
+static void run_paced(struct twatch *a, unsigned n, unsigned gap_us)
+{
+	struct pacer p = { .fd = a->w.fd, .events = n, .gap_us = gap_us };
+	pthread_t t;
+
+	a->calls = 0;
+	a->stop = false;
+	CHECK_EQ(pthread_create(&t, NULL, pacer_main, &p), 0);
+	while (a->calls < (int)n)
+		CHECK_EQ(loop_run_once(cur_loop), 0);
+	pthread_join(t, NULL);
+}
+
+TEST(poll_window_grows_with_frequent_events_and_shrinks_with_rare_ones)
+{
+	struct twatch *a;
+
+	reset();
+	a = twatch_new('a', make_efd(0));
+	CHECK_EQ(loop_poll_window_ns(cur_loop), 0);
+	loop_set_poll(cur_loop, 1000);
+	/* Blocks of ~100 us, well within 1 ms: polling would have caught them. */
+	run_paced(a, 20, 100);
+	CHECK(loop_poll_window_ns(cur_loop) > 0);
+	CHECK(loop_poll_window_ns(cur_loop) <= 1000u * 1000u);
+	/* Blocks of 20 ms: polling is wasted; the window halves down to nothing. */
+	run_paced(a, 12, 20 * 1000);
+	CHECK_EQ(loop_poll_window_ns(cur_loop), 0);
+	twatch_free(a);
+	loop_destroy(cur_loop);
+}
+
+TEST(poll_off_by_default_and_default_applies_to_new_loops)
+{
+	struct twatch *a;
+
+	reset();
+	a = twatch_new('a', make_efd(0));
+	run_paced(a, 10, 100);
+	CHECK_EQ(loop_poll_window_ns(cur_loop), 0); /* never polls */
+	twatch_free(a);
+	loop_destroy(cur_loop);
+
+	loop_set_default_poll(1000);
+	reset();
+	loop_set_default_poll(0);
+	a = twatch_new('a', make_efd(0));
+	run_paced(a, 20, 100);
+	CHECK(loop_poll_window_ns(cur_loop) > 0);
+	/* An event while polling is dispatched like any other. */
+	CHECK_EQ(a->calls, 20);
+	CHECK_EQ(trace[0], 'a');
+	twatch_free(a);
+	loop_destroy(cur_loop);
 }

@@ -30,7 +30,9 @@ struct xendevicemodel_handle {
 	struct stub_conn conn;
 	Xentoolcore__Active_Handle tc_ah;
 	int restrict_domid; /* -1: unrestricted */
-	pthread_mutex_t irq_lock; /* irq_pages */
+	/* irq_pages: read-held while a page is written (another thread's
+	 * prune must not unmap it meanwhile), write-held to add or prune. */
+	pthread_rwlock_t irq_lock;
 	struct irq_page_map *irq_pages;
 };
 
@@ -61,7 +63,7 @@ xendevicemodel_handle *xendevicemodel_open(struct xentoollog_logger *logger,
 		return NULL;
 	}
 	h->restrict_domid = DMOD_RESTRICT_NONE;
-	pthread_mutex_init(&h->irq_lock, NULL);
+	pthread_rwlock_init(&h->irq_lock, NULL);
 	h->tc_ah.restrict_callback = dm_restrict_cb;
 	xentoolcore__register_active_handle(&h->tc_ah);
 	return h;
@@ -80,7 +82,7 @@ int xendevicemodel_close(xendevicemodel_handle *dmod)
 		munmap(m->page, sizeof(*m->page));
 		free(m);
 	}
-	pthread_mutex_destroy(&dmod->irq_lock);
+	pthread_rwlock_destroy(&dmod->irq_lock);
 	free(dmod);
 	return 0;
 }
@@ -150,7 +152,7 @@ int xendevicemodel_destroy_ioreq_server(xendevicemodel_handle *dmod, domid_t dom
 	return dm_op(dmod, SIM_OP_DM_DESTROY_SERVER, domid, id, 0, 0, 0, NULL);
 }
 
-/* Unmaps the pages of guests that are gone. Called with irq_lock held. */
+/* Unmaps the pages of guests that are gone. Called with irq_lock write-held. */
 static void irq_pages_prune(xendevicemodel_handle *h)
 {
 	struct irq_page_map **pp = &h->irq_pages;
@@ -168,25 +170,27 @@ static void irq_pages_prune(xendevicemodel_handle *h)
 	}
 }
 
-/* The live guest's interrupt page: 0, or -errno (-ESRCH: no such guest). */
-static int irq_page(xendevicemodel_handle *h, domid_t domid, struct sim_irq_page **out)
+static struct sim_irq_page *irq_page_find(xendevicemodel_handle *h, domid_t domid)
+{
+	for (struct irq_page_map *m = h->irq_pages; m; m = m->next) {
+		if (m->domid == domid && !__atomic_load_n(&m->page->dead, __ATOMIC_ACQUIRE))
+			return m->page;
+	}
+	return NULL;
+}
+
+/* Maps the live guest's page (irq_lock write-held): 0, or -errno (-ESRCH: none). */
+static int irq_page_map(xendevicemodel_handle *h, domid_t domid)
 {
 	struct sim_msg msg = { .op = SIM_OP_DM_IRQ_PAGE, .domid = domid };
 	struct sim_reply r;
 	struct irq_page_map *m;
-	int fd, rc = 0;
+	int fd, rc;
 
-	pthread_mutex_lock(&h->irq_lock);
-	for (m = h->irq_pages; m; m = m->next) {
-		if (m->domid == domid && !__atomic_load_n(&m->page->dead, __ATOMIC_ACQUIRE))
-			goto out;
-	}
 	irq_pages_prune(h);
 	m = calloc(1, sizeof(*m));
-	if (!m) {
-		rc = -ENOMEM;
-		goto out;
-	}
+	if (!m)
+		return -ENOMEM;
 	rc = stub_call(&h->conn, &msg, &r, &fd);
 	if (!rc && fd < 0)
 		rc = -EPROTO;
@@ -197,17 +201,12 @@ static int irq_page(xendevicemodel_handle *h, domid_t domid, struct sim_irq_page
 	}
 	if (rc) {
 		free(m);
-		m = NULL;
-		goto out;
+		return rc;
 	}
 	m->domid = domid;
 	m->next = h->irq_pages;
 	h->irq_pages = m;
-out:
-	pthread_mutex_unlock(&h->irq_lock);
-	if (m)
-		*out = m->page;
-	return rc;
+	return 0;
 }
 
 /*
@@ -218,20 +217,33 @@ static int set_irq(xendevicemodel_handle *h, domid_t domid, unsigned int irq,
 		   unsigned int level, bool isa)
 {
 	struct sim_irq_page *page;
-	int rc;
+	int rc = 0;
 
 	if (h->restrict_domid != DMOD_RESTRICT_NONE && h->restrict_domid != domid)
 		return stub_fail(-EPERM);
-	rc = irq_page(h, domid, &page);
-	if (rc)
-		return stub_fail(rc);
-	if (level > 1 || (isa ? irq >= 16 : (irq < 32 || irq >= SIM_IRQ_LINES)))
-		return stub_fail(-EINVAL);
-	__atomic_store_n(&page->line[irq].level, level, __ATOMIC_RELEASE);
-	if (level)
-		__atomic_fetch_add(&page->line[irq].edges, 1u, __ATOMIC_RELEASE);
-	sim_futex_bump(&page->seq);
-	return 0;
+	pthread_rwlock_rdlock(&h->irq_lock);
+	page = irq_page_find(h, domid);
+	if (!page) {
+		pthread_rwlock_unlock(&h->irq_lock);
+		pthread_rwlock_wrlock(&h->irq_lock);
+		page = irq_page_find(h, domid);
+		if (!page) {
+			rc = irq_page_map(h, domid);
+			page = rc ? NULL : irq_page_find(h, domid);
+			if (!rc && !page)
+				rc = -ESRCH; /* destroyed since */
+		}
+	}
+	if (!rc && (level > 1 || (isa ? irq >= 16 : (irq < 32 || irq >= SIM_IRQ_LINES))))
+		rc = -EINVAL;
+	if (!rc) {
+		__atomic_store_n(&page->line[irq].level, level, __ATOMIC_RELEASE);
+		if (level)
+			__atomic_fetch_add(&page->line[irq].edges, 1u, __ATOMIC_RELEASE);
+		sim_futex_bump(&page->seq);
+	}
+	pthread_rwlock_unlock(&h->irq_lock);
+	return rc ? stub_fail(rc) : 0;
 }
 
 int xendevicemodel_set_irq_level(xendevicemodel_handle *dmod, domid_t domid, unsigned int irq,

@@ -242,8 +242,8 @@ void t_note_log(const struct t_guest *g, unsigned lines)
 
 void t_daemon_start(struct t_guest *g)
 {
-	char domid[16], specs[T_MAX_DISKS][512], dir[256];
-	char *argv[8 + 2 * T_MAX_DISKS];
+	char domid[16], specs[T_MAX_DISKS][512], dir[256], poll[16];
+	char *argv[10 + 2 * T_MAX_DISKS];
 	unsigned n = 0;
 	int r;
 
@@ -276,6 +276,11 @@ void t_daemon_start(struct t_guest *g)
 				 d->o.threads);
 		argv[n++] = "--disk";
 		argv[n++] = specs[i];
+	}
+	if (g->poll_us) {
+		snprintf(poll, sizeof(poll), "%u", g->poll_us);
+		argv[n++] = "--poll-us";
+		argv[n++] = poll;
 	}
 	argv[n++] = "--foreground";
 	argv[n++] = "-v";

@@ -55,6 +55,7 @@ struct t_guest {
 	struct guest_vm vm;
 	struct t_disk disk[T_MAX_DISKS];
 	unsigned nr_disks;
+	unsigned poll_us; /* --poll-us when set, before t_daemon_start */
 	pid_t pid; /* the daemon; 0 when not running */
 	bool stopped;
 	int status; /* wait status once stopped */

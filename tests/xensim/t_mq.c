@@ -105,6 +105,23 @@ TEST(two_queues_verified_io)
 	t_end(e);
 }
 
+/* --poll-us: the main loop and both queue threads poll; nothing else changes. */
+TEST(two_queues_polling_verified_io)
+{
+	struct t_env *e = t_begin("mq_polling");
+	struct t_guest *g = t_guest(e, 1, 3, RAM_SIZE);
+	struct t_disk *d = t_disk(g, &(struct t_disk_opts){ .size = DISK_SIZE, .queues = 2 });
+	struct gblk *b;
+
+	g->poll_us = 50;
+	t_daemon_start(g);
+	CHECK_EQ(sim_daemon_wait_log(g->log, "poll up to 50 us before sleeping", 1000), 0);
+	b = open_mq(d, 2, 2);
+	write_read_verify(d, b, 2, 211);
+	check_every_queue_served(b);
+	t_end(e);
+}
+
 TEST(four_queues_verified_io)
 {
 	struct t_env *e = t_begin("mq_four_queues");
