@@ -53,6 +53,8 @@
 #define POOL_BYTES (1u << 20)
 #define MAX_LANES 2u
 #define NOTIFY_SAMPLES (1u << 22)
+#define BENCH_POLL_US 50u /* the pagecache-poll cases' --poll-us */
+#define BENCH_POLL_US_STR "50"
 
 /* ---- QUEUE_NOTIFY round trips (the wrapped sim_mmio_write) ---- */
 
@@ -149,6 +151,7 @@ struct env {
 	const char *image;
 	bool direct;
 	unsigned queues;
+	unsigned poll_us; /* --poll-us when not 0 */
 	struct sim *sim;
 	struct sim_guest *guest;
 	struct guest_vm vm;
@@ -248,8 +251,8 @@ static void env_down(struct env *e)
 /* valgrind: NULL, or the callgrind output file (the daemon then runs under callgrind). */
 static int env_up(struct env *e, const char *valgrind_out)
 {
-	char daemon[PATH_MAX + 32], spec[PATH_MAX + 128], vg_out[PATH_MAX + 32];
-	char *argv[16];
+	char daemon[PATH_MAX + 32], spec[PATH_MAX + 128], vg_out[PATH_MAX + 32], poll[16];
+	char *argv[18];
 	unsigned a = 0;
 	pid_t before[MAX_TIDS], after[MAX_TIDS];
 	unsigned nb = list_tids(before, MAX_TIDS), na;
@@ -298,6 +301,11 @@ static int env_up(struct env *e, const char *valgrind_out)
 	argv[a++] = "1";
 	argv[a++] = "--disk";
 	argv[a++] = spec;
+	if (e->poll_us) {
+		snprintf(poll, sizeof(poll), "%u", e->poll_us);
+		argv[a++] = "--poll-us";
+		argv[a++] = poll;
+	}
 	argv[a++] = "--foreground";
 	argv[a] = NULL;
 	rc = sim_daemon_start(e->sim, argv, e->log, &e->pid);
@@ -696,14 +704,28 @@ static void add_cases(const char *config, bool direct, unsigned queues, bool ful
 	};
 }
 
-static int run_config(const char *config, const char *image, bool direct, unsigned queues,
-		      unsigned first, unsigned last, unsigned secs)
+/* Random reads at every depth only: the daemon's --poll-us against its default. */
+static void add_read_cases(const char *config)
 {
-	struct env e = { .config = config, .image = image, .direct = direct, .queues = queues };
+	static const unsigned qds[] = { 1, 8, 32, 64 };
+
+	for (size_t i = 0; i < 4; i++)
+		results[nr_results++].c = (struct bench_case){
+			.config = config, .rw = BENCH_RANDREAD, .bs = 4096, .qd = qds[i],
+			.queues = 1,
+		};
+}
+
+static int run_config(const char *config, const char *image, bool direct, unsigned queues,
+		      unsigned poll_us, unsigned first, unsigned last, unsigned secs)
+{
+	struct env e = { .config = config, .image = image, .direct = direct, .queues = queues,
+			 .poll_us = poll_us };
 	int rc;
 
-	printf("bench: --- %s: image %s, %u queue%s asked, daemon build/bench/xen-virtio-blkd\n",
-	       config, image, queues, queues == 1 ? "" : "s");
+	printf("bench: --- %s: image %s, %u queue%s asked%s, daemon build/bench/xen-virtio-blkd\n",
+	       config, image, queues, queues == 1 ? "" : "s",
+	       poll_us ? ", --poll-us " BENCH_POLL_US_STR : "");
 	rc = env_up(&e, NULL);
 	watchdog_pid = e.pid;
 	if (rc) {
@@ -754,7 +776,8 @@ static int run_callgrind(const char *image, uint64_t nreq, const char *out)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_guest [--secs N] [--only pagecache|pagecache-2q|direct] "
+	fprintf(stderr, "usage: bench_guest [--secs N] "
+			"[--only pagecache|pagecache-2q|pagecache-poll|direct] "
 			"[--filter SUBSTRING] [--json FILE] [--dat FILE]\n"
 			"       bench_guest --callgrind NREQ --callgrind-out FILE\n");
 }
@@ -821,12 +844,18 @@ int main(int argc, char **argv)
 	if (!only || !strcmp(only, "pagecache")) {
 		start = nr_results;
 		add_cases("pagecache", false, 1, true);
-		rc |= run_config("pagecache", pc_img, false, 1, start, nr_results, secs);
+		rc |= run_config("pagecache", pc_img, false, 1, 0, start, nr_results, secs);
 	}
 	if (!only || !strcmp(only, "pagecache-2q")) {
 		start = nr_results;
 		add_cases("pagecache-2q", false, 2, false);
-		rc |= run_config("pagecache-2q", pc_img, false, 2, start, nr_results, secs);
+		rc |= run_config("pagecache-2q", pc_img, false, 2, 0, start, nr_results, secs);
+	}
+	if (!only || !strcmp(only, "pagecache-poll")) {
+		start = nr_results;
+		add_read_cases("pagecache-poll");
+		rc |= run_config("pagecache-poll", pc_img, false, 1, BENCH_POLL_US, start,
+				 nr_results, secs);
 	}
 	if (!only || !strcmp(only, "direct")) {
 		if (make_dir_image(d_dirs, 3, true, d_dir, sizeof(d_dir), d_img, sizeof(d_img))) {
@@ -834,7 +863,7 @@ int main(int argc, char **argv)
 		} else {
 			start = nr_results;
 			add_cases("direct", true, 1, true);
-			rc |= run_config("direct", d_img, true, 1, start, nr_results, secs);
+			rc |= run_config("direct", d_img, true, 1, 0, start, nr_results, secs);
 		}
 	}
 	if (bench_write_json(json, results, nr_results, secs, pc_img, d_img[0] ? d_img : NULL))

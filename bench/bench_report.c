@@ -117,13 +117,13 @@ int bench_write_json(const char *path, const struct bench_result *res, unsigned 
  */
 int bench_write_dat(const char *path, const struct bench_result *res, unsigned n)
 {
-	static const char *const configs[] = { "pagecache", "direct" };
+	static const char *const configs[] = { "pagecache", "direct", "pagecache-poll" };
 	static const enum bench_rw rws[] = { BENCH_RANDREAD, BENCH_RANDWRITE };
 	FILE *f = fopen(path, "w");
 
 	if (!f)
 		return -errno;
-	for (size_t ci = 0; ci < 2; ci++) {
+	for (size_t ci = 0; ci < 3; ci++) {
 		for (size_t wi = 0; wi < 2; wi++) {
 			fprintf(f, "# %s %s: qd ours_iops fio_iops\n", configs[ci],
 				bench_rw_name(rws[wi]));
