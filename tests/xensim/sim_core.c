@@ -22,7 +22,6 @@
 #define SIM_EPOLL_BATCH 64
 #define SIM_MSGS_PER_WAKE 256 /* then let other connections run */
 #define SIM_SYNC_TIMEOUT_MS 5000u
-#define SIM_EV_TABLE_BYTES (SIM_MAX_LPORTS * sizeof(struct sim_evtchn_shared))
 
 uint64_t sim_now_ms(void)
 {

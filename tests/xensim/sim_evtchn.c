@@ -197,7 +197,7 @@ int sim_ev_table_locked(struct sim_conn *c, uint64_t *bytes, int *fd_out)
 	if (c->kind != SIM_KIND_EVTCHN)
 		return -EBADF;
 	*fd_out = c->sim->ev_table_fd;
-	*bytes = SIM_MAX_LPORTS * sizeof(struct sim_evtchn_shared);
+	*bytes = SIM_EV_TABLE_BYTES;
 	return 0;
 }
 

@@ -23,6 +23,7 @@
 #define SIM_MAX_RANGES 256u   /* MAX_NR_IO_RANGES (xen/include/xen/ioreq.h) */
 #define SIM_NR_RANGE_TYPES 3u /* XEN_DMOP_IO_RANGE_PORT, _MEMORY, _PCI */
 #define SIM_MAX_LPORTS 4096u  /* local ports of all callers together */
+#define SIM_EV_TABLE_BYTES (SIM_MAX_LPORTS * sizeof(struct sim_evtchn_shared))
 #define SIM_DEFAULT_TIMEOUT_MS 10000u
 #define SIM_POLL_MS 1u        /* slot sampling period while a request is pending */
 

@@ -180,7 +180,7 @@ static struct sim_irq_page *irq_page_find(xendevicemodel_handle *h, domid_t domi
 }
 
 /* Maps the live guest's page (irq_lock write-held): 0, or -errno (-ESRCH: none). */
-static int irq_page_map(xendevicemodel_handle *h, domid_t domid)
+static int irq_page_map(xendevicemodel_handle *h, domid_t domid, struct sim_irq_page **out)
 {
 	struct sim_msg msg = { .op = SIM_OP_DM_IRQ_PAGE, .domid = domid };
 	struct sim_reply r;
@@ -206,7 +206,9 @@ static int irq_page_map(xendevicemodel_handle *h, domid_t domid)
 	m->domid = domid;
 	m->next = h->irq_pages;
 	h->irq_pages = m;
-	return 0;
+	*out = m->page;
+	/* Destroyed since the simulator answered: as if it had said ESRCH. */
+	return __atomic_load_n(&m->page->dead, __ATOMIC_ACQUIRE) ? -ESRCH : 0;
 }
 
 /*
@@ -227,12 +229,8 @@ static int set_irq(xendevicemodel_handle *h, domid_t domid, unsigned int irq,
 		pthread_rwlock_unlock(&h->irq_lock);
 		pthread_rwlock_wrlock(&h->irq_lock);
 		page = irq_page_find(h, domid);
-		if (!page) {
-			rc = irq_page_map(h, domid);
-			page = rc ? NULL : irq_page_find(h, domid);
-			if (!rc && !page)
-				rc = -ESRCH; /* destroyed since */
-		}
+		if (!page)
+			rc = irq_page_map(h, domid, &page);
 	}
 	if (!rc && (level > 1 || (isa ? irq >= 16 : (irq < 32 || irq >= SIM_IRQ_LINES))))
 		rc = -EINVAL;
